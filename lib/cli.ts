@@ -1,0 +1,67 @@
+/**
+ * argv handling that cac does not do (spec README "Library pitfalls"): multi-word command names and raw option
+ * values (mri turns `--profile-id 007` into 7). Pure functions over string arrays.
+ */
+
+/**
+ * Rewrite argv so that the longest registered multi-word command name found among the leading positional
+ * arguments becomes one token (`models auth list` → `"models auth list"`). Options may stand between the words;
+ * the value of an option that takes one is skipped.
+ * @param args argv without the runtime and script (`process.argv.slice(2)`)
+ * @param commandNames every registered command name (multi-word names contain spaces)
+ * @param valueOptions long/short option names (without dashes) that take a value
+ */
+export function joinCommandWords(args: readonly string[], commandNames: readonly string[], valueOptions: ReadonlySet<string>): string[] {
+  const positions: number[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") break;
+    if (a.startsWith("-") && a.length > 1) {
+      const name = a.replace(/^-+/, "");
+      if (!name.includes("=") && valueOptions.has(name)) i++;
+      continue;
+    }
+    positions.push(i);
+  }
+  const words = positions.map((i) => args[i]!);
+  let best: { name: string; n: number } | undefined;
+  for (const name of commandNames) {
+    const parts = name.split(" ");
+    if (parts.length > words.length) continue;
+    if (parts.every((p, k) => words[k] === p) && (!best || parts.length > best.n)) best = { name, n: parts.length };
+  }
+  if (!best || best.n < 2) return [...args];
+  const used = new Set(positions.slice(0, best.n));
+  const out: string[] = [];
+  args.forEach((a, i) => {
+    if (i === positions[0]) out.push(best!.name);
+    else if (!used.has(i)) out.push(a);
+  });
+  return out;
+}
+
+/**
+ * Raw string values of a value option, in argv order (`--name v` and `--name=v`), stopping at `--`.
+ * @param names option names without dashes (long name and aliases)
+ */
+export function rawOptionValues(args: readonly string[], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") break;
+    if (!a.startsWith("-")) continue;
+    const body = a.replace(/^-+/, "");
+    const eq = body.indexOf("=");
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    if (!names.includes(name)) continue;
+    if (eq >= 0) out.push(body.slice(eq + 1));
+    else if (i + 1 < args.length && !args[i + 1]!.startsWith("-")) out.push(args[++i]!);
+  }
+  return out;
+}
+
+/** The last raw value of an option, or undefined when absent. */
+export function rawOption(args: readonly string[], ...names: string[]): string | undefined {
+  const v = rawOptionValues(args, names);
+  return v.length ? v[v.length - 1] : undefined;
+}

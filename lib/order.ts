@@ -1,0 +1,93 @@
+/**
+ * Order resolution (spec 03 §8, D12): which profiles of a provider to try, best first.
+ */
+import type { JarvisConfig } from "./config.ts";
+import { isInCooldown, unusableUntil } from "./cooldown.ts";
+import { profileEligibility } from "./eligibility.ts";
+import { findProviderKey, normalizeAuthProviderId } from "./providers.ts";
+import type { SecretRefDefaults } from "./secret-ref.ts";
+import type { AuthStore, CredentialType } from "./store.ts";
+
+export interface ResolvedOrder {
+  /** Profile ids to try, best first (cooling ones last). */
+  ids: string[];
+  /** Where the base list came from. */
+  source: "store" | "config-order" | "config-profiles" | "store-profiles";
+  explicit: boolean;
+  /** Profiles of P left out by an explicit order (never tried; probe reports `excluded_by_auth_order`). */
+  excluded: string[];
+}
+
+const TYPE_RANK: Record<CredentialType, number> = { oauth: 0, token: 1, api_key: 2 };
+
+/** Store profile ids whose provider normalises to P, in file order. */
+export function storeProfileIds(store: AuthStore, providerId: string): string[] {
+  return Object.keys(store.profiles).filter((id) => normalizeAuthProviderId(store.profiles[id]!.provider) === providerId);
+}
+
+/**
+ * `resolveOrder(P, now, model?)` of 03 §8.
+ * @param providerId normalised provider id
+ * @param now epoch ms
+ * @param model when given, rate-limit windows scoped to another model do not count
+ */
+export function resolveOrder(
+  providerId: string,
+  store: AuthStore,
+  config: JarvisConfig,
+  now: number,
+  model?: string,
+  defaults?: SecretRefDefaults,
+): ResolvedOrder {
+  const storeKey = findProviderKey(store.order, providerId);
+  const cfgOrder = config.auth?.order;
+  const cfgKey = findProviderKey(cfgOrder, providerId);
+  let base: string[];
+  let source: ResolvedOrder["source"];
+  if (storeKey !== undefined) {
+    base = store.order[storeKey]!;
+    source = "store";
+  } else if (cfgKey !== undefined && Array.isArray(cfgOrder![cfgKey])) {
+    base = cfgOrder![cfgKey]!.filter((x) => typeof x === "string").map((x) => x.trim()).filter(Boolean);
+    source = "config-order";
+  } else {
+    const cfgProfiles = Object.entries(config.auth?.profiles ?? {})
+      .filter(([, m]) => m && typeof m.provider === "string" && normalizeAuthProviderId(m.provider) === providerId)
+      .map(([id]) => id);
+    if (cfgProfiles.length > 0) {
+      base = cfgProfiles;
+      source = "config-profiles";
+    } else {
+      base = storeProfileIds(store, providerId);
+      source = "store-profiles";
+    }
+  }
+  const eligible = (id: string) => profileEligibility(id, providerId, store, config, now, defaults).eligible;
+  let ids = [...new Set(base)].filter(eligible);
+  if (source === "config-profiles" && base.every((id) => !store.profiles[id])) {
+    const fromStore = storeProfileIds(store, providerId).filter(eligible);
+    if (fromStore.length > 0) {
+      ids = fromStore;
+      source = "store-profiles";
+    }
+  }
+  const explicit = source === "store" || source === "config-order";
+  const provider = providerId;
+  const cooling = (id: string) => isInCooldown(store.usageStats[id], provider, now, model);
+  const until = (id: string) => unusableUntil(store.usageStats[id]) ?? 0;
+  const available = ids.filter((id) => !cooling(id));
+  const coolingIds = ids.filter(cooling).sort((a, b) => until(a) - until(b) || (explicit ? 0 : a < b ? -1 : a > b ? 1 : 0));
+  if (!explicit) {
+    available.sort((a, b) => {
+      const pa = store.profiles[a]!;
+      const pb = store.profiles[b]!;
+      return (
+        TYPE_RANK[pa.type] - TYPE_RANK[pb.type] ||
+        (store.usageStats[a]?.lastUsed ?? 0) - (store.usageStats[b]?.lastUsed ?? 0) ||
+        (a < b ? -1 : a > b ? 1 : 0)
+      );
+    });
+  }
+  const excluded = explicit ? storeProfileIds(store, providerId).filter((id) => !base.includes(id)) : [];
+  return { ids: [...available, ...coolingIds], source, explicit, excluded };
+}

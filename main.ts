@@ -1,0 +1,143 @@
+/**
+ * jarvis CLI wiring: cac commands → handlers in lib/. No decisions live here.
+ */
+import { cac, type CAC } from "cac";
+import pkg from "./package.json" with { type: "json" };
+import { joinCommandWords, rawOption, rawOptionValues } from "./lib/cli.ts";
+import { EXIT, JarvisError } from "./lib/errors.ts";
+import { isLogLevel, log, printJson, setLogLevel } from "./lib/log.ts";
+import { redact } from "./lib/mask.ts";
+import { runModelsStatus } from "./lib/status-cmd.ts";
+
+declare const JARVIS_VERSION: string | undefined;
+declare const JARVIS_TARGET: string | undefined;
+
+const args = process.argv.slice(2);
+const cli: CAC = cac("jarvis");
+let exitCode: number = EXIT.ok;
+
+/** Context flags every command shares, read raw from argv (no numeric coercion). */
+const contextInput = () => ({
+  processEnv: { ...process.env },
+  cwd: process.cwd(),
+  profileFlag: rawOption(args, "profile"),
+  agentFlag: rawOption(args, "agent"),
+});
+
+const PROBE_FLAGS = ["probe-provider", "probe-profile", "probe-timeout", "probe-concurrency", "probe-max-tokens"];
+
+cli.option("--profile <name>", "Isolated state dir ~/.jarvis-<name>");
+cli.option("--no-color", "Disable ANSI colours");
+cli.option("--log-level <level>", "silent | error | warn | info | debug", { default: "info" });
+cli.option("-V, --version", "Print the jarvis version");
+
+cli
+  .command("models", "Model configuration and auth health (same as models status)")
+  .option("--status-json", "Same as models status --json")
+  .option("--status-plain", "Same as models status --plain")
+  .option("--agent <id>", "Agent id")
+  .action(async (o: { statusJson?: boolean; statusPlain?: boolean }) => {
+    exitCode = await runModelsStatus({ json: o.statusJson, plain: o.statusPlain, probeFlags: {} }, contextInput());
+  });
+
+cli
+  .command("models status", "Show the model configuration and auth health of an agent")
+  .option("--json", "One JSON document on stdout")
+  .option("--plain", "Only the resolved default model ref")
+  .option("--check", "Exit 1 when auth is expired/missing, 2 when expiring")
+  .option("--warn-within <dur>", "Warn window (default 24h; bare number = hours)")
+  .option("--agent <id>", "Agent id")
+  .option("--resolve-exec", "Also resolve exec SecretRefs")
+  .option("--probe", "Make live probe requests")
+  .option("--probe-provider <id>", "Probe only this provider")
+  .option("--probe-profile <id>", "Probe only these profiles (repeatable, comma list)")
+  .option("--probe-timeout <ms>", "Probe timeout in ms (8000)")
+  .option("--probe-concurrency <n>", "Providers probed in parallel (2)")
+  .option("--probe-max-tokens <n>", "max_tokens of a probe (8)")
+  .action(async (o: { json?: boolean; plain?: boolean; check?: boolean; resolveExec?: boolean; probe?: boolean }) => {
+    const probeFlags = Object.fromEntries(PROBE_FLAGS.map((f) => [f, rawOptionValues(args, [f])]));
+    exitCode = await runModelsStatus(
+      { json: o.json, plain: o.plain, check: o.check, resolveExec: o.resolveExec, probe: o.probe, warnWithin: rawOption(args, "warn-within"), probeFlags },
+      contextInput(),
+    );
+  });
+
+cli.command("help [...command]", "Show help for a command").action((words: string[]) => {
+  const name = words.join(" ");
+  const cmd = cli.commands.find((c) => c.name === name);
+  if (name && !cmd) throw new JarvisError("usage", `Unknown command "${name}". Run jarvis --help.`, EXIT.usage);
+  (cmd ?? cli.globalCommand).outputHelp();
+});
+
+cli.help();
+
+function versionLine(): string {
+  const version = typeof JARVIS_VERSION === "string" ? JARVIS_VERSION : pkg.version;
+  const target = typeof JARVIS_TARGET === "string" ? JARVIS_TARGET : "dev";
+  return `jarvis ${version} (bun ${Bun.version}, ${target})`;
+}
+
+function wantsJson(): boolean {
+  const before = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
+  return before.includes("--json") || before.includes("--status-json");
+}
+
+async function main(): Promise<number> {
+  const before = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
+  const level = rawOption(args, "log-level");
+  if (level !== undefined) {
+    if (!isLogLevel(level)) throw new JarvisError("usage", `Invalid --log-level "${level}" (use silent, error, warn, info or debug).`, EXIT.usage);
+    setLogLevel(level);
+  }
+  const isHelp = before.includes("--help") || before.includes("-h");
+  if (!isHelp && (before.includes("--version") || before.includes("-V"))) {
+    process.stdout.write(versionLine() + "\n");
+    return EXIT.ok;
+  }
+  const valueOptions = new Set<string>();
+  for (const c of [cli.globalCommand, ...cli.commands]) {
+    for (const o of c.options) {
+      if (o.isBoolean) continue;
+      for (const n of o.rawName.replace(/[<[].*$/, "").split(",")) valueOptions.add(n.trim().replace(/^-+/, ""));
+    }
+  }
+  const argv = joinCommandWords(args, cli.commands.map((c) => c.name), valueOptions);
+  cli.parse([process.argv[0]!, "jarvis", ...argv], { run: false });
+  if (isHelp) return EXIT.ok;
+  if (!cli.matchedCommand) {
+    const first = cli.args[0];
+    if (first === undefined) {
+      cli.outputHelp();
+      return EXIT.ok;
+    }
+    throw new JarvisError("usage", `Unknown command "${first}". Run jarvis --help.`, EXIT.usage);
+  }
+  await cli.runMatchedCommand();
+  return exitCode;
+}
+
+function fail(e: unknown): number {
+  if (e instanceof JarvisError) {
+    if (e.exitCode !== EXIT.usage && e.exitCode !== EXIT.cancelled && wantsJson()) {
+      printJson({ ok: false, error: { code: e.code, message: redact(e.message) } });
+    }
+    log.error(e.message);
+    return e.exitCode;
+  }
+  if (e instanceof Error && e.name === "CACError") {
+    process.stderr.write(redact(`${e.message}. Run jarvis --help.`) + "\n");
+    return EXIT.usage;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  if (wantsJson()) printJson({ ok: false, error: { code: "internal_error", message: redact(msg) } });
+  log.error(`unexpected failure: ${msg}`);
+  return EXIT.failure;
+}
+
+let code: number;
+try {
+  code = await main();
+} catch (e) {
+  code = fail(e);
+}
+process.exitCode = code;
