@@ -8,6 +8,7 @@ import { EXIT, JarvisError } from "./lib/errors.ts";
 import { isLogLevel, log, printJson, setLogLevel } from "./lib/log.ts";
 import { redact } from "./lib/mask.ts";
 import { runModelsStatus } from "./lib/status-cmd.ts";
+import { runAuthList, runAuthRemove, runOrderClear, runOrderGet, runOrderSet, runPasteToken, runSetupToken } from "./lib/auth-cmd.ts";
 
 declare const JARVIS_VERSION: string | undefined;
 declare const JARVIS_TARGET: string | undefined;
@@ -60,6 +61,72 @@ cli
       { json: o.json, plain: o.plain, check: o.check, resolveExec: o.resolveExec, probe: o.probe, warnWithin: rawOption(args, "warn-within"), probeFlags },
       contextInput(),
     );
+  });
+
+cli
+  .command("models auth list", "List auth profiles (no secrets)")
+  .option("--provider <id>", "Only this provider")
+  .option("--json", "One JSON document on stdout")
+  .option("--agent <id>", "Agent id")
+  .action(async (o: { json?: boolean }) => {
+    exitCode = await runAuthList({ provider: rawOption(args, "provider"), json: o.json }, contextInput());
+  });
+
+cli
+  .command("models auth paste-token", "Store a pasted token or API key (TTY prompt or stdin)")
+  .option("--provider <id>", "Provider id (required)")
+  .option("--profile-id <id>", "Profile id (default <provider>:manual)")
+  .option("--type <type>", "token | api_key")
+  .option("--expires-in <dur>", "Token lifetime (bare number = days)")
+  .option("--agent <id>", "Agent id")
+  .action(async () => {
+    exitCode = await runPasteToken(
+      { provider: rawOption(args, "provider"), profileId: rawOption(args, "profile-id"), type: rawOption(args, "type"), expiresIn: rawOption(args, "expires-in") },
+      contextInput(),
+    );
+  });
+
+cli
+  .command("models auth setup-token", "Store an Anthropic setup-token (interactive)")
+  .option("--provider <id>", "Only anthropic")
+  .option("--profile-id <id>", "Profile id (default anthropic:manual)")
+  .option("--yes", "Run claude setup-token without asking")
+  .option("--agent <id>", "Agent id")
+  .action(async (o: { yes?: boolean }) => {
+    exitCode = await runSetupToken({ provider: rawOption(args, "provider"), profileId: rawOption(args, "profile-id"), yes: o.yes }, contextInput());
+  });
+
+cli
+  .command("models auth remove <profileId>", "Remove an auth profile from the store and config")
+  .option("--yes", "Do not ask for confirmation")
+  .option("--agent <id>", "Agent id")
+  .action(async (_id: string, o: { yes?: boolean }) => {
+    exitCode = await runAuthRemove(String(_id), { yes: o.yes }, contextInput());
+  });
+
+cli
+  .command("models auth order get", "Show the profile order of a provider")
+  .option("--provider <id>", "Provider id (required)")
+  .option("--json", "One JSON document on stdout")
+  .option("--agent <id>", "Agent id")
+  .action(async (o: { json?: boolean }) => {
+    exitCode = await runOrderGet({ provider: rawOption(args, "provider"), json: o.json }, contextInput());
+  });
+
+cli
+  .command("models auth order set [...profileIds]", "Set the per-agent profile order of a provider")
+  .option("--provider <id>", "Provider id (required)")
+  .option("--agent <id>", "Agent id")
+  .action(async (ids: unknown[]) => {
+    exitCode = await runOrderSet(ids.map(String), { provider: rawOption(args, "provider") }, contextInput());
+  });
+
+cli
+  .command("models auth order clear", "Clear the per-agent profile order of a provider")
+  .option("--provider <id>", "Provider id (required)")
+  .option("--agent <id>", "Agent id")
+  .action(async () => {
+    exitCode = await runOrderClear({ provider: rawOption(args, "provider") }, contextInput());
   });
 
 cli.command("help [...command]", "Show help for a command").action((words: string[]) => {

@@ -425,8 +425,11 @@ export function isAbsoluteSecretPath(p: string): boolean {
   return p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p) || /^\\\\[^\\]/.test(p);
 }
 
-/** Expand a leading `~` (alone, `~/…` or `~\…`) against `home`; other paths are returned unchanged. */
-export function expandHome(p: string, home: string): string {
+/**
+ * Expand a leading `~` (alone, `~/…` or `~\…`) against `home`; other paths are returned unchanged. Not
+ * `paths.expandHome`: that one also makes relative paths absolute, which would hide the "must be absolute" error.
+ */
+function expandTilde(p: string, home: string): string {
   if (p === "~") return home;
   if (p.startsWith("~/") || p.startsWith("~\\")) return path.join(home, p.slice(2));
   return p;
@@ -478,7 +481,7 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
  * @returns the file content (UTF-8), or the exact 06 §4.2 error naming `secrets.providers.<p>.path <path>`
  */
 export async function readSecretsFile(alias: string, provider: FileProviderConfig, home: string): Promise<Outcome<string>> {
-  const expanded = expandHome(provider.path, home);
+  const expanded = expandTilde(provider.path, home);
   if (!isAbsoluteSecretPath(expanded)) return { ok: false, error: `secrets.providers.${alias}.path must be an absolute path.` };
   const subject = `secrets.providers.${alias}.path ${expanded}`;
   const fail = (what: string): Outcome<string> => ({ ok: false, error: `${subject} ${what}` });
@@ -697,16 +700,23 @@ function runExecOnce(alias: string, provider: ExecProviderConfig, realCommand: s
     const stdout: Buffer[] = [];
     let outputBytes = 0;
     const posix = process.platform !== "win32";
-    const child = spawn(realCommand, provider.args, {
-      cwd: path.dirname(realCommand),
-      env: childEnv,
-      shell: false,
-      stdio: ["pipe", "pipe", "pipe"],
-      windowsHide: true,
-      // Own process group on POSIX so a kill also reaches anything the resolver started (a `sleep` in a script
-      // would otherwise keep the pipes open past the timeout).
-      detached: posix,
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(realCommand, provider.args, {
+        cwd: path.dirname(realCommand),
+        env: childEnv,
+        shell: false,
+        stdio: ["pipe", "pipe", "pipe"],
+        windowsHide: true,
+        // Own process group on POSIX so a kill also reaches anything the resolver started (a `sleep` in a script
+        // would otherwise keep the pipes open past the timeout).
+        detached: posix,
+      });
+    } catch (e) {
+      // e.g. an `env` entry the OS rejects; the error text is not shown (it could quote the env map).
+      resolve({ ok: false, error: `Exec provider "${alias}" could not be started (${(e as NodeJS.ErrnoException).code ?? "error"}).` });
+      return;
+    }
     const finish = (outcome: Outcome<string>, kill: boolean) => {
       if (settled) return;
       settled = true;
