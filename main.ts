@@ -8,6 +8,7 @@ import { EXIT, JarvisError } from "./lib/errors.ts";
 import { isLogLevel, log, printJson, setLogLevel } from "./lib/log.ts";
 import { redact } from "./lib/mask.ts";
 import { runModelsStatus } from "./lib/status-cmd.ts";
+import { runSecretsAudit } from "./lib/audit-cmd.ts";
 import { runAuthList, runAuthRemove, runOrderClear, runOrderGet, runOrderSet, runPasteToken, runSetupToken } from "./lib/auth-cmd.ts";
 
 declare const JARVIS_VERSION: string | undefined;
@@ -127,6 +128,15 @@ cli
   .option("--agent <id>", "Agent id")
   .action(async () => {
     exitCode = await runOrderClear({ provider: rawOption(args, "provider") }, contextInput());
+  });
+
+cli
+  .command("secrets audit", "Scan for plaintext secrets, unresolved and shadowed refs, legacy files")
+  .option("--check", "Exit 2 when there are findings")
+  .option("--json", "One JSON document on stdout")
+  .option("--allow-exec", "Also run exec secret providers")
+  .action(async (o: { check?: boolean; json?: boolean; allowExec?: boolean }) => {
+    exitCode = await runSecretsAudit(o, contextInput());
   });
 
 cli.command("help [...command]", "Show help for a command").action((words: string[]) => {
