@@ -13,6 +13,10 @@ import { computeStatus, refsToResolve, type StatusReport } from "./status.ts";
 import { renderStatusText } from "./status-text.ts";
 import { loadStore } from "./store.ts";
 import { envRecord } from "./env.ts";
+import { renderProbeText, runProbes, type ProbeOptions, type ProbeReport } from "./probe.ts";
+import { normalizeProviderId } from "./providers.ts";
+import type { Context } from "./context.ts";
+import type { AuthStore } from "./store.ts";
 
 export interface StatusFlags {
   json?: boolean;
@@ -50,9 +54,15 @@ export function findLegacyFiles(agentDir: string, stateDir: string): string[] {
  */
 export async function runModelsStatus(flags: StatusFlags, ctxInput: ContextInput, now = Date.now()): Promise<number> {
   const warnWithinMs = validateStatusFlags(flags);
-  if (flags.probe) throw new JarvisError("not_implemented", "--probe is not available in this build yet.");
+  const probeOpts = flags.probe ? probeOptions(flags.probeFlags) : undefined;
   const ctx = loadContext(ctxInput);
-  const store = loadStore(ctx.agent.storePath);
+  let store = loadStore(ctx.agent.storePath);
+  let probes: ProbeReport | undefined;
+  if (probeOpts) {
+    probes = await runStatusProbes(ctx, store, probeOpts, now);
+    // Probes record outcomes in the store: report the state they left behind.
+    store = loadStore(ctx.agent.storePath);
+  }
   const refs = refsToResolve(store, ctx.config, ctx.secretDefaults);
   const resolved = await resolveSecretRefs(refs, {
     env: envRecord(ctx.env),
@@ -76,10 +86,73 @@ export async function runModelsStatus(flags: StatusFlags, ctxInput: ContextInput
     check: Boolean(flags.check),
     showPath: ctx.show,
   });
+  if (probes) report.auth = { ...report.auth, probes } as StatusReport["auth"];
   for (const w of report.auth.warnings) log.warn(w.message);
   if (flags.json) printJson(report);
   else if (flags.plain) printLine(report.resolvedDefault);
-  else for (const line of renderStatusText(report, ctx.show, ctx.show(path.join(ctx.paths.stateDir, ".env")))) printLine(line);
+  else {
+    const lines = renderStatusText(report, ctx.show, ctx.show(path.join(ctx.paths.stateDir, ".env")));
+    if (probes) {
+      // The probe table goes before the `Check:` line.
+      const at = report.check ? lines.length - 2 : lines.length;
+      lines.splice(at, 0, "", ...renderProbeText(probes));
+    }
+    for (const line of lines) printLine(line);
+  }
   if (!flags.check) return 0;
   return report.check!.exitCode;
+}
+
+function positiveInt(raw: string | undefined, flag: string, fallback: number, message?: string): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new UsageError(message ?? `${flag} must be a positive integer.`);
+  return Number(raw);
+}
+
+/**
+ * Probe options from the raw `--probe-*` values (04 §1).
+ * @throws UsageError for invalid values
+ */
+export function probeOptions(f: Record<string, string[]>): ProbeOptions {
+  const last = (k: string) => f[k]?.[f[k]!.length - 1];
+  const provider = last("probe-provider");
+  return {
+    provider: provider !== undefined ? normalizeProviderId(provider) : null,
+    profileIds: (f["probe-profile"] ?? []).flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean),
+    timeoutMs: positiveInt(last("probe-timeout"), "--probe-timeout", 8000, "--probe-timeout must be a positive number (ms)."),
+    concurrency: positiveInt(last("probe-concurrency"), "--probe-concurrency", 2),
+    maxTokens: positiveInt(last("probe-max-tokens"), "--probe-max-tokens", 8),
+  };
+}
+
+/** Run probes over the providers status lists; a TTY gets a progress line on stderr. */
+async function runStatusProbes(ctx: Context, store: AuthStore, opts: ProbeOptions, now: number): Promise<ProbeReport> {
+  const listing = computeStatus({
+    configPath: ctx.paths.configPath,
+    agentId: ctx.agent.agentId,
+    agentDir: ctx.agent.agentDir,
+    config: ctx.config,
+    env: ctx.env,
+    store,
+    refs: new Map(),
+    secretDefaults: ctx.secretDefaults,
+    legacyFiles: [],
+    extraWarnings: [],
+    now,
+    warnWithinMs: 86_400_000,
+    check: false,
+    showPath: ctx.show,
+  });
+  const providers = listing.auth.oauth.providers.map((p) => p.provider);
+  const tty = Boolean(process.stderr.isTTY);
+  const report = await runProbes(
+    providers,
+    store,
+    { config: ctx.config, env: ctx.env, home: ctx.paths.home, agentId: ctx.agent.agentId, storePath: ctx.agent.storePath, secretDefaults: ctx.secretDefaults },
+    opts,
+    Date.now,
+    tty ? (n) => process.stderr.write(`\rProbing… ${n} done`) : undefined,
+  );
+  if (tty) process.stderr.write("\r\x1b[K");
+  return report;
 }

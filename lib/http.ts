@@ -1,0 +1,83 @@
+/**
+ * The HTTP edge for provider calls: ofetch with its own retries off (`retry: 0`, `ignoreResponseError: true`; spec
+ * README "Library pitfalls"), jarvis's own timeout, and transport errors turned into codes the classifier knows.
+ */
+import { ofetch } from "ofetch";
+import type { ProviderRequest } from "./adapters.ts";
+
+export type HttpOutcome =
+  | { ok: true; status: number; headers: Headers; text: string }
+  | { ok: false; transport: string; message: string };
+
+export type HttpStreamOutcome =
+  | { ok: true; status: number; headers: Headers; body: ReadableStream<Uint8Array> }
+  | { ok: false; transport: string; message: string };
+
+function transportCode(e: unknown, timedOut: boolean): { transport: string; message: string } {
+  if (timedOut) return { transport: "TIMEOUT", message: "request timed out" };
+  let cur: any = e;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    if (typeof cur.code === "string" && cur.code) return { transport: cur.code, message: `network error (${cur.code})` };
+    cur = cur.cause;
+  }
+  return { transport: "SOCKET_CLOSED", message: `network error (${e instanceof Error ? e.name : "unknown"})` };
+}
+
+/**
+ * POST a provider request and read the whole body.
+ * @param timeoutMs overall timeout (ms); on expiry the outcome is transport `TIMEOUT`
+ */
+export async function postText(req: ProviderRequest, timeoutMs: number): Promise<HttpOutcome> {
+  const ctl = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ctl.abort();
+  }, timeoutMs);
+  try {
+    const res = await ofetch.raw(req.url, {
+      method: "POST",
+      headers: req.headers,
+      body: req.body,
+      retry: 0,
+      ignoreResponseError: true,
+      responseType: "text",
+      signal: ctl.signal,
+    });
+    return { ok: true, status: res.status, headers: res.headers, text: typeof res._data === "string" ? res._data : "" };
+  } catch (e) {
+    return { ok: false, ...transportCode(e, timedOut) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * POST a provider request and return the response stream once headers arrived (first-byte timeout `timeoutMs`).
+ * The caller enforces the stream idle timeout and must cancel the body when it stops reading.
+ */
+export async function postStream(req: ProviderRequest, timeoutMs: number, signal?: AbortSignal): Promise<HttpStreamOutcome> {
+  const ctl = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ctl.abort();
+  }, timeoutMs);
+  signal?.addEventListener("abort", () => ctl.abort(), { once: true });
+  try {
+    const res = await ofetch.raw(req.url, {
+      method: "POST",
+      headers: req.headers,
+      body: req.body,
+      retry: 0,
+      ignoreResponseError: true,
+      responseType: "stream",
+      signal: ctl.signal,
+    });
+    clearTimeout(timer);
+    return { ok: true, status: res.status, headers: res.headers, body: res._data as ReadableStream<Uint8Array> };
+  } catch (e) {
+    clearTimeout(timer);
+    return { ok: false, ...transportCode(e, timedOut) };
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The runtime shared by probes and the gateway (spec 07 §5, 04 §7): provider plan (adapter, base URL, headers),
+ * credential resolution for profiles / env / config, one attempt through an adapter, env key rotation, and
+ * recording outcomes in the store (field-level, under the lock).
+ */
+import type { JarvisConfig } from "./config.ts";
+import { buildProviderRequest, parseCompletion, type AdapterTarget, type AttemptCredential, type ChatRequest, type Completion } from "./adapters.ts";
+import { classifyFailure, extractStructuredError, type Classified } from "./classify.ts";
+import { credentialEligibility, profileRef } from "./eligibility.ts";
+import type { EffectiveEnv } from "./env.ts";
+import { envCredentialList, type EnvCredential } from "./env-keys.ts";
+import { envRecord } from "./env.ts";
+import { postText } from "./http.ts";
+import { log } from "./log.ts";
+import { registerSecret } from "./mask.ts";
+import { allModelRefs, modelChain } from "./models.ts";
+import { catalogEntry, findProviderKey, type ApiKind } from "./providers.ts";
+import { refKey, type SecretRefDefaults, coerceSecretRef } from "./secret-ref.ts";
+import { resolveSecretRefs } from "./secrets.ts";
+import { configCredential } from "./status.ts";
+import { markFailure, markSuccess, mutateStore } from "./store-write.ts";
+import type { Profile, UsageStats } from "./store.ts";
+import { JarvisError } from "./errors.ts";
+
+/** What the runtime needs from the start-up context. */
+export interface RuntimeContext {
+  config: JarvisConfig;
+  env: EffectiveEnv;
+  home: string;
+  agentId: string;
+  storePath: string;
+  secretDefaults: SecretRefDefaults;
+}
+
+export type ProviderPlan = { ok: true; api: ApiKind; baseUrl: string } | { ok: false; error: string };
+
+/**
+ * Adapter and base URL for provider P: `models.providers.<P>.api` › catalog; `baseUrl` › catalog default.
+ * @returns `ok: false` (`no_adapter`) for status-only providers or a missing API kind / base URL
+ */
+export function providerPlan(providerId: string, config: JarvisConfig): ProviderPlan {
+  const key = findProviderKey(config.models?.providers, providerId);
+  const entry = key !== undefined ? config.models!.providers![key] : undefined;
+  const cat = catalogEntry(providerId);
+  const api = (entry?.api as ApiKind | undefined) ?? (cat?.api === "status-only" ? undefined : (cat?.api ?? undefined));
+  const baseUrl = (typeof entry?.baseUrl === "string" && entry.baseUrl) || cat?.baseUrl || undefined;
+  if (!api || !baseUrl) return { ok: false, error: `No adapter for provider "${providerId}" (set models.providers.${providerId}.api).` };
+  return { ok: true, api, baseUrl };
+}
+
+/**
+ * Probe model of provider P (02 §3): first configured model ref of P, else the catalog probe model.
+ * @returns the model id (without provider), or undefined (`no_model`)
+ */
+export function probeModelFor(providerId: string, config: JarvisConfig, agentId: string): string | undefined {
+  const chain = modelChain(config, agentId);
+  const ref = allModelRefs(config, chain).find((r) => r.provider === providerId);
+  return ref?.model ?? catalogEntry(providerId)?.probeModel ?? undefined;
+}
+
+/** `models.providers.<P>.headers` with SecretRefs resolved; unresolved headers are left out with a warning. */
+export async function extraHeaders(providerId: string, rt: RuntimeContext): Promise<Record<string, string>> {
+  const key = findProviderKey(rt.config.models?.providers, providerId);
+  const raw = key !== undefined ? rt.config.models!.providers![key]!.headers : undefined;
+  const out: Record<string, string> = {};
+  if (!raw) return out;
+  for (const [name, v] of Object.entries(raw)) {
+    if (typeof v === "string") out[name] = v;
+    else {
+      const c = coerceSecretRef(v, rt.secretDefaults);
+      if (!c || !("ref" in c)) continue;
+      const r = (await resolveSecretRefs([c.ref], resolveCtx(rt)))
+        .get(refKey(c.ref))!;
+      if (r.ok) {
+        registerSecret(r.value);
+        out[name] = r.value;
+      } else log.warn(`header ${name} of provider ${providerId} not sent: ${r.error}`);
+    }
+  }
+  return out;
+}
+
+function resolveCtx(rt: RuntimeContext) {
+  return { env: envRecord(rt.env), home: rt.home, config: rt.config, allowExec: true };
+}
+
+export type CredentialOutcome = { ok: true; cred: AttemptCredential } | { ok: false; reasonCode: string; error: string };
+
+/**
+ * The credential of a profile at use time (07 §5 step 4): refs resolved (unresolved → `unresolved_ref`, never
+ * recorded), expiry checked. Expired OAuth access tokens need a refresh (08 §4), which this build reports as
+ * `expired`.
+ */
+export async function profileCredential(profile: Profile, stats: UsageStats | undefined, rt: RuntimeContext, now: number): Promise<CredentialOutcome> {
+  const e = credentialEligibility(profile, stats, now, rt.secretDefaults);
+  if (!e.eligible) return { ok: false, reasonCode: e.reasonCode, error: e.hint ?? e.reasonCode };
+  const ref = profileRef(profile, rt.secretDefaults);
+  if (ref && "ref" in ref) {
+    const r = (await resolveSecretRefs([ref.ref], resolveCtx(rt))).get(refKey(ref.ref))!;
+    if (!r.ok) return { ok: false, reasonCode: "unresolved_ref", error: r.error };
+    registerSecret(r.value);
+    return { ok: true, cred: { type: profile.type === "token" ? "token" : "api_key", value: r.value } };
+  }
+  if (ref) return { ok: false, reasonCode: "unresolved_ref", error: ref.error };
+  if (profile.type === "api_key") return { ok: true, cred: { type: "api_key", value: profile.key!.trim() } };
+  if (profile.type === "token") return { ok: true, cred: { type: "token", value: profile.token!.trim() } };
+  const expires = typeof profile.expires === "number" ? profile.expires : 0;
+  if (typeof profile.access === "string" && profile.access.trim() && now < expires) {
+    return { ok: true, cred: { type: "oauth", value: profile.access.trim(), accountId: profile.accountId } };
+  }
+  return { ok: false, reasonCode: "expired", error: "the OAuth access token has expired and needs a refresh" };
+}
+
+/** Env credential list of P as attempt credentials (02 §4). */
+export function envCredentials(providerId: string, rt: RuntimeContext): EnvCredential[] {
+  return envCredentialList(providerId, rt.env.vars).entries;
+}
+
+/** The config (or synthetic local) credential of P, resolved. @returns undefined when P has none */
+export async function configCredentialValue(providerId: string, rt: RuntimeContext): Promise<CredentialOutcome | undefined> {
+  const c = configCredential(providerId, rt.config, rt.env.vars, rt.secretDefaults);
+  if (!c || !c.present) return c?.kind === "invalid_ref" ? { ok: false, reasonCode: "unresolved_ref", error: c.error ?? "invalid ref" } : undefined;
+  if (c.kind === "ref" && c.ref) {
+    const r = (await resolveSecretRefs([c.ref], resolveCtx(rt))).get(refKey(c.ref))!;
+    if (!r.ok) return { ok: false, reasonCode: "unresolved_ref", error: r.error };
+    registerSecret(r.value);
+    return { ok: true, cred: { type: "api_key", value: r.value } };
+  }
+  if (c.kind === "local") return { ok: true, cred: { type: "local", value: c.value! } };
+  return { ok: true, cred: { type: "api_key", value: c.value! } };
+}
+
+export type AttemptResult =
+  | { ok: true; completion: Completion; httpStatus: number; latencyMs: number }
+  | { ok: false; failure: Classified; httpStatus?: number; latencyMs: number };
+
+/**
+ * One non-streaming attempt through the adapter. Success = 2xx and a body that parses as an error-free completion.
+ * @param timeoutMs overall HTTP timeout
+ */
+export async function attemptOnce(target: AdapterTarget, cred: AttemptCredential, req: ChatRequest, timeoutMs: number): Promise<AttemptResult> {
+  const t0 = performance.now();
+  let preq;
+  try {
+    preq = buildProviderRequest(target, cred, { ...req, stream: false });
+  } catch (e) {
+    return { ok: false, failure: { reason: "format", message: (e as Error).message, rotate: false }, latencyMs: 0 };
+  }
+  const res = await postText(preq, timeoutMs);
+  const latencyMs = Math.round(performance.now() - t0);
+  if (!res.ok) return { ok: false, failure: classifyFailure({ transport: res.transport, text: res.message }), latencyMs };
+  if (res.status >= 200 && res.status < 300) {
+    const parsed = parseCompletion(target.api, res.text);
+    if (parsed.ok) return { ok: true, completion: parsed.completion, httpStatus: res.status, latencyMs };
+    return { ok: false, failure: classifyFailure({ structured: parsed.structured, text: parsed.text }), httpStatus: res.status, latencyMs };
+  }
+  const structured = extractStructuredError(res.text);
+  return {
+    ok: false,
+    failure: classifyFailure({ status: res.status, structured, text: structured?.message ?? res.text.slice(0, 2000) }),
+    httpStatus: res.status,
+    latencyMs,
+  };
+}
+
+/**
+ * Try env credentials in order, moving to the next key only on a rotation trigger (D6); the last error is returned.
+ * @returns the final attempt and how many keys were tried
+ */
+export async function attemptWithRotation(
+  target: AdapterTarget,
+  creds: EnvCredential[],
+  req: ChatRequest,
+  timeoutMs: number,
+): Promise<{ result: AttemptResult; keysTried: number; used: EnvCredential }> {
+  let last: AttemptResult | undefined;
+  let tried = 0;
+  let used = creds[0]!;
+  for (const c of creds) {
+    tried++;
+    used = c;
+    last = await attemptOnce(target, { type: c.mode, value: c.value }, req, timeoutMs);
+    if (last.ok || !last.failure.rotate) break;
+  }
+  return { result: last!, keysTried: tried, used };
+}
+
+/**
+ * Record an attempt on a profile (03 §5, §7): success → markSuccess; failure → markFailure when recordable.
+ * Bookkeeping that cannot get the lock is dropped with a warning (never an unlocked write).
+ */
+export async function recordOutcome(
+  rt: RuntimeContext,
+  profileId: string,
+  providerId: string,
+  outcome: { ok: true } | { ok: false; reason: string; model?: string },
+  now: number,
+): Promise<void> {
+  try {
+    await mutateStore(rt.storePath, (doc) => {
+      if (!doc) return { doc: undefined, result: undefined };
+      if (outcome.ok) return { doc: markSuccess(doc, profileId, providerId, now) ? doc : undefined, result: undefined };
+      const next = markFailure(doc, profileId, outcome.reason, now, rt.config, outcome.model);
+      if (next) {
+        const until = Math.max(next.cooldownUntil ?? 0, next.disabledUntil ?? 0);
+        log.info(`auth profile ${profileId}: ${outcome.reason} → cooldown until ${new Date(until).toISOString().replace(/\.\d{3}Z$/, "Z")} (error #${next.errorCount})`);
+      }
+      return { doc: next ? doc : undefined, result: undefined };
+    });
+  } catch (e) {
+    log.warn(`usage state for ${profileId} not recorded: ${e instanceof JarvisError ? e.message : String(e)}`);
+  }
+}
