@@ -9,6 +9,7 @@ import { isLogLevel, log, printJson, setLogLevel } from "./lib/log.ts";
 import { redact } from "./lib/mask.ts";
 import { runModelsStatus } from "./lib/status-cmd.ts";
 import { runSecretsAudit } from "./lib/audit-cmd.ts";
+import { runGateway } from "./lib/gateway.ts";
 import { runAuthList, runAuthRemove, runOrderClear, runOrderGet, runOrderSet, runPasteToken, runSetupToken } from "./lib/auth-cmd.ts";
 
 declare const JARVIS_VERSION: string | undefined;
@@ -138,6 +139,18 @@ cli
   .action(async (o: { check?: boolean; json?: boolean; allowExec?: boolean }) => {
     exitCode = await runSecretsAudit(o, contextInput());
   });
+
+for (const name of ["gateway", "gateway run"]) {
+  cli
+    .command(name, "Run the OpenAI-compatible model gateway")
+    .option("--port <n>", "Port (default 18789)")
+    .option("--bind <addr>", "loopback | lan | <IP>")
+    .option("--token <t>", "Client token (prefer JARVIS_GATEWAY_TOKEN)")
+    .option("--agent <id>", "Agent id")
+    .action(async () => {
+      exitCode = await runGateway({ port: rawOption(args, "port"), bind: rawOption(args, "bind"), token: rawOption(args, "token") }, contextInput());
+    });
+}
 
 cli.command("help [...command]", "Show help for a command").action((words: string[]) => {
   const name = words.join(" ");

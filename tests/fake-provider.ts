@@ -3,7 +3,7 @@
  * generative AI and the Responses API, answers per credential with a scripted status/body/delay or a mid-stream
  * error, and records every request (headers + body) so tests can check exactly which credential was sent.
  */
-import type { Server } from "bun";
+
 
 export interface Script {
   /** HTTP status (default 200). */
@@ -111,7 +111,7 @@ export function startFakeProvider(): FakeProvider {
   const scripts = new Map<string, Script | ((n: number) => Script)>();
   const counts = new Map<string, number>();
   const requests: RecordedRequest[] = [];
-  const server: Server = Bun.serve({
+  const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(req) {
