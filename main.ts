@@ -10,6 +10,7 @@ import { redact } from "./lib/mask.ts";
 import { runModelsStatus } from "./lib/status-cmd.ts";
 import { runSecretsAudit } from "./lib/audit-cmd.ts";
 import { runGateway } from "./lib/gateway.ts";
+import { runImport, runLogin, runRefresh } from "./lib/oauth-cmd.ts";
 import { runAuthList, runAuthRemove, runOrderClear, runOrderGet, runOrderSet, runPasteToken, runSetupToken } from "./lib/auth-cmd.ts";
 
 declare const JARVIS_VERSION: string | undefined;
@@ -138,6 +139,40 @@ cli
   .option("--allow-exec", "Also run exec secret providers")
   .action(async (o: { check?: boolean; json?: boolean; allowExec?: boolean }) => {
     exitCode = await runSecretsAudit(o, contextInput());
+  });
+
+cli
+  .command("models auth login", "OAuth login (PKCE) for a provider")
+  .option("--provider <id>", "Provider id (required)")
+  .option("--profile-id <id>", "Profile id (default <provider>:<email>)")
+  .option("--force", "Replace a still-valid profile without asking")
+  .option("--no-browser", "Only print the URL")
+  .option("--set-default", "Make the provider's default model the agent default")
+  .option("--agent <id>", "Agent id")
+  .action(async (o: { force?: boolean; browser?: boolean; setDefault?: boolean }) => {
+    exitCode = await runLogin(
+      { provider: rawOption(args, "provider"), profileId: rawOption(args, "profile-id"), force: o.force, noBrowser: o.browser === false, setDefault: o.setDefault },
+      contextInput(),
+    );
+  });
+
+cli
+  .command("models auth refresh", "Refresh OAuth profiles now")
+  .option("--profile-id <id>", "One profile")
+  .option("--provider <id>", "All OAuth profiles of a provider")
+  .option("--json", "One JSON document on stdout")
+  .option("--agent <id>", "Agent id")
+  .action(async (o: { json?: boolean }) => {
+    exitCode = await runRefresh({ profileId: rawOption(args, "profile-id"), provider: rawOption(args, "provider"), json: o.json }, contextInput());
+  });
+
+cli
+  .command("models auth import", "Import Claude Code or Codex CLI credentials (read-only)")
+  .option("--from <cli>", "claude-code | codex (required)")
+  .option("--profile-id <id>", "Profile id")
+  .option("--agent <id>", "Agent id")
+  .action(async () => {
+    exitCode = await runImport({ from: rawOption(args, "from"), profileId: rawOption(args, "profile-id") }, contextInput());
   });
 
 for (const name of ["gateway", "gateway run"]) {

@@ -1,0 +1,476 @@
+/**
+ * OAuth (spec 08): provider settings, PKCE, token responses, single-flight refresh across processes, and external
+ * credentials from other CLIs (re-read, never refreshed).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { ofetch } from "ofetch";
+import type { JarvisConfig } from "./config.ts";
+import { withFileLock, lockTimingFromEnv, type LockTiming } from "./lock.ts";
+import { JarvisError } from "./errors.ts";
+import { expiryState } from "./eligibility.ts";
+import { registerSecret, redact } from "./mask.ts";
+import { normalizeSecret } from "./normalize.ts";
+import { findProviderKey, normalizeAuthProviderId } from "./providers.ts";
+import { coerceSecretRef, refKey, type SecretRefDefaults } from "./secret-ref.ts";
+import { resolveSecretRefs } from "./secrets.ts";
+import { markFailure, mutateStore, setNeedsRelogin, updateOAuth } from "./store-write.ts";
+import { loadStore, type Profile } from "./store.ts";
+
+export interface OAuthSettings {
+  provider: string;
+  authorizeUrl: string;
+  tokenUrl: string;
+  clientId: string;
+  clientSecret?: string;
+  scopes: string[];
+  redirectUri: string;
+  callbackPort: number;
+  authorizeParams: Record<string, string>;
+  /** JWT claim holding `{chatgpt_account_id}` (openai-codex). */
+  accountClaim?: string;
+}
+
+const CODEX_DEFAULTS = {
+  authorizeUrl: "https://auth.openai.com/oauth/authorize",
+  tokenUrl: "https://auth.openai.com/oauth/token",
+  scopes: ["openid", "profile", "email", "offline_access"],
+  authorizeParams: { id_token_add_organizations: "true", originator: "jarvis" },
+  accountClaim: "https://api.openai.com/auth",
+};
+
+function isLoopbackUrl(u: URL): boolean {
+  return ["127.0.0.1", "localhost", "[::1]", "::1"].includes(u.hostname) || /^127\./.test(u.hostname);
+}
+
+/** Configured OAuth provider ids (those with a `clientId`). */
+export function oauthProviderIds(config: JarvisConfig): string[] {
+  return Object.entries(config.auth?.oauth ?? {})
+    .filter(([, v]) => v && typeof v.clientId === "string" && v.clientId.trim())
+    .map(([k]) => normalizeAuthProviderId(k))
+    .sort();
+}
+
+/**
+ * Settings of an OAuth provider (08 §1): built-in defaults for openai-codex, then `auth.oauth.<id>`.
+ * @throws JarvisError no_oauth (exit 1) when the provider has no login, or a URL is not https (loopback http allowed)
+ */
+export async function oauthSettings(
+  providerId: string,
+  config: JarvisConfig,
+  resolveCtx: { env: Record<string, string>; home: string; secretDefaults: SecretRefDefaults },
+): Promise<OAuthSettings> {
+  const key = findProviderKey(config.auth?.oauth, providerId);
+  const cfg = (key !== undefined ? config.auth!.oauth![key] : undefined) ?? {};
+  const base = providerId === "openai-codex" ? CODEX_DEFAULTS : undefined;
+  const clientId = typeof cfg.clientId === "string" ? cfg.clientId.trim() : "";
+  if (!clientId) {
+    const ids = oauthProviderIds(config);
+    throw new JarvisError(
+      "no_oauth",
+      `Provider "${providerId}" has no OAuth login. OAuth providers: ${ids.length ? ids.join(", ") : "none"}. For API keys use paste-token or onboard.`,
+    );
+  }
+  const str = (k: string, d?: string) => (typeof cfg[k] === "string" && (cfg[k] as string).trim() ? (cfg[k] as string).trim() : d);
+  const authorizeUrl = str("authorizeUrl", base?.authorizeUrl);
+  const tokenUrl = str("tokenUrl", base?.tokenUrl);
+  if (!authorizeUrl || !tokenUrl) throw new JarvisError("no_oauth", `auth.oauth.${providerId} needs authorizeUrl and tokenUrl.`);
+  for (const [name, u] of [["authorizeUrl", authorizeUrl], ["tokenUrl", tokenUrl]] as const) {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      throw new JarvisError("config_invalid", `auth.oauth.${providerId}.${name} is not a URL.`);
+    }
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackUrl(url))) {
+      throw new JarvisError("config_invalid", `auth.oauth.${providerId}.${name} must use https:// (http:// only for loopback hosts).`);
+    }
+  }
+  const port = typeof cfg.callbackPort === "number" && Number.isInteger(cfg.callbackPort) && cfg.callbackPort >= 1 && cfg.callbackPort <= 65535 ? cfg.callbackPort : 1455;
+  let clientSecret: string | undefined;
+  if (cfg.clientSecret !== undefined) {
+    const c = coerceSecretRef(cfg.clientSecret, resolveCtx.secretDefaults);
+    if (c && "ref" in c) {
+      const r = (await resolveSecretRefs([c.ref], { env: resolveCtx.env, home: resolveCtx.home, config, allowExec: true })).get(refKey(c.ref))!;
+      if (!r.ok) throw new JarvisError("oauth_secret_unresolved", `auth.oauth.${providerId}.clientSecret: ${r.error}`);
+      clientSecret = r.value;
+    } else if (typeof cfg.clientSecret === "string") clientSecret = cfg.clientSecret;
+    registerSecret(clientSecret);
+  }
+  const scopes = Array.isArray(cfg.scopes) ? (cfg.scopes as unknown[]).filter((s): s is string => typeof s === "string") : (base?.scopes ?? []);
+  const params: Record<string, string> = { ...(base?.authorizeParams ?? {}) };
+  if (cfg.authorizeParams && typeof cfg.authorizeParams === "object") {
+    for (const [k, v] of Object.entries(cfg.authorizeParams as Record<string, unknown>)) if (typeof v === "string") params[k] = v;
+  }
+  return {
+    provider: providerId,
+    authorizeUrl,
+    tokenUrl,
+    clientId,
+    clientSecret,
+    scopes,
+    redirectUri: str("redirectUri", `http://127.0.0.1:${port}/auth/callback`)!,
+    callbackPort: port,
+    authorizeParams: params,
+    accountClaim: base?.accountClaim,
+  };
+}
+
+const b64url = (b: Buffer) => b.toString("base64").replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+/** PKCE verifier (43 chars), S256 challenge and a 32-hex state, from a CSPRNG (08 §2 step 1). */
+export function pkce(): { verifier: string; challenge: string; state: string } {
+  const verifier = b64url(randomBytes(32));
+  return { verifier, challenge: b64url(createHash("sha256").update(verifier).digest()), state: randomBytes(16).toString("hex") };
+}
+
+/** The authorize URL of 08 §2 step 2. */
+export function authorizeUrl(s: OAuthSettings, p: { challenge: string; state: string }): string {
+  const u = new URL(s.authorizeUrl);
+  u.searchParams.set("response_type", "code");
+  u.searchParams.set("client_id", s.clientId);
+  u.searchParams.set("redirect_uri", s.redirectUri);
+  if (s.scopes.length) u.searchParams.set("scope", s.scopes.join(" "));
+  u.searchParams.set("code_challenge", p.challenge);
+  u.searchParams.set("code_challenge_method", "S256");
+  u.searchParams.set("state", p.state);
+  for (const [k, v] of Object.entries(s.authorizeParams)) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+/**
+ * Parse a pasted redirect (08 §2 step 5): full URL, `code#state`, a query string with `code=`, or a bare code.
+ * @returns the code, or an error when a present state differs from ours
+ */
+export function parsePastedRedirect(input: string, state: string): { code: string } | { error: string } {
+  const text = input.trim();
+  let code: string | null = null;
+  let got: string | null = null;
+  if (/^https?:\/\//i.test(text)) {
+    try {
+      const u = new URL(text);
+      code = u.searchParams.get("code");
+      got = u.searchParams.get("state");
+    } catch {
+      return { error: "That is not a valid URL." };
+    }
+  } else if (text.includes("code=")) {
+    const q = new URLSearchParams(text.replace(/^[^?]*\?/, ""));
+    code = q.get("code");
+    got = q.get("state");
+  } else if (text.includes("#")) {
+    [code, got] = text.split("#", 2) as [string, string];
+  } else code = text;
+  if (!code) return { error: "No authorization code found; paste the whole redirect URL." };
+  if (got !== null && got !== state) return { error: "State mismatch; paste the URL from this login attempt." };
+  return { code };
+}
+
+/** Decode a JWT payload without verifying it (display/routing only, 08 §3). */
+export function decodeJwt(token: string | undefined): Record<string, unknown> | undefined {
+  if (!token) return undefined;
+  const parts = token.split(".");
+  if (parts.length < 2) return undefined;
+  try {
+    const json = Buffer.from(parts[1]!.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
+    const v = JSON.parse(json);
+    return v && typeof v === "object" ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface OAuthTokens {
+  access: string;
+  refresh?: string;
+  expires: number;
+  email?: string;
+  accountId?: string;
+  idToken?: string;
+}
+
+/**
+ * Validate a token endpoint response (08 §3): `access_token` required (normalised), `expires_in` seconds →
+ * absolute ms, else the access token's JWT `exp` × 1000.
+ * @throws JarvisError token_invalid
+ */
+export function tokensFromResponse(body: unknown, now: number, accountClaim?: string): OAuthTokens {
+  if (!body || typeof body !== "object") throw new JarvisError("token_invalid", "token response is not a JSON object");
+  const b = body as Record<string, unknown>;
+  if (typeof b.access_token !== "string") throw new JarvisError("token_invalid", "token response has no access_token");
+  const n = normalizeSecret(b.access_token, { mode: "value", what: "access_token" });
+  if (!n.ok) throw new JarvisError("token_invalid", `token response: ${n.message}`);
+  const access = n.value;
+  registerSecret(access);
+  let refresh: string | undefined;
+  if (typeof b.refresh_token === "string" && b.refresh_token.trim()) {
+    refresh = b.refresh_token.trim();
+    registerSecret(refresh);
+  }
+  const claims = decodeJwt(access);
+  let expires: number;
+  const ei = typeof b.expires_in === "string" ? Number(b.expires_in) : b.expires_in;
+  if (typeof ei === "number" && Number.isFinite(ei) && ei > 0) expires = now + Math.round(ei * 1000);
+  else if (typeof claims?.exp === "number") expires = claims.exp * 1000;
+  else throw new JarvisError("token_invalid", "token response has no expires_in and the access token has no exp claim");
+  const idToken = typeof b.id_token === "string" ? b.id_token : undefined;
+  const idClaims = decodeJwt(idToken);
+  const email = (typeof idClaims?.email === "string" ? idClaims.email : undefined) ?? (typeof claims?.email === "string" ? claims.email : undefined);
+  let accountId: string | undefined;
+  if (accountClaim) {
+    const c = (idClaims?.[accountClaim] ?? claims?.[accountClaim]) as Record<string, unknown> | undefined;
+    if (c && typeof c.chatgpt_account_id === "string") accountId = c.chatgpt_account_id;
+  }
+  return { access, refresh, expires, email, accountId, idToken };
+}
+
+/**
+ * POST a form to the token endpoint, `retry: 0`, with a timeout (08 §3–§4).
+ * @returns status and parsed JSON body (or text)
+ */
+export async function postTokenForm(tokenUrl: string, form: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: unknown } | { status: 0; error: string }> {
+  try {
+    const res = await ofetch.raw(tokenUrl, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams(form).toString(),
+      retry: 0,
+      ignoreResponseError: true,
+      responseType: "text",
+      timeout: timeoutMs,
+    });
+    const text = typeof res._data === "string" ? res._data : "";
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // keep text
+    }
+    return { status: res.status, body };
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string } };
+    return { status: 0, error: /abort|timeout/i.test(err.name + err.message) ? `timed out after ${timeoutMs} ms` : `network error (${err.cause?.code ?? err.name})` };
+  }
+}
+
+/** Refresh timing (08 §4): timeout clamped to ≤ stale/2; the refresh-lock wait outlasts one refresh. */
+export function refreshTiming(env: Record<string, string | undefined>): { timeoutMs: number; lock: LockTiming } {
+  const base = lockTimingFromEnv(env);
+  const raw = Number(env.JARVIS_OAUTH_REFRESH_TIMEOUT_MS);
+  let timeoutMs = Number.isInteger(raw) && raw > 0 ? raw : 15_000;
+  timeoutMs = Math.min(timeoutMs, Math.floor(base.staleMs / 2));
+  return { timeoutMs, lock: { staleMs: base.staleMs, waitMs: timeoutMs + 5_000 } };
+}
+
+/** Path of the per-profile refresh lock target (its `.lock` is the lock file, 08 §4). */
+export function refreshLockTarget(storePath: string, profileId: string): string {
+  return `${storePath}.oauth-${createHash("sha256").update(profileId).digest("hex").slice(0, 16)}`;
+}
+
+export type RefreshOutcome =
+  | { ok: true; profile: Profile; refreshed: boolean; source: "token_endpoint" | "other_process" | "external" }
+  | { ok: false; permanent: boolean; reasonCode: string; message: string };
+
+const inFlight = new Map<string, Promise<RefreshOutcome>>();
+
+function isPermanent(status: number, body: unknown): { reason: string } | undefined {
+  const text = typeof body === "string" ? body : JSON.stringify(body ?? "");
+  const err = body && typeof body === "object" ? (body as Record<string, unknown>).error : undefined;
+  const code = typeof err === "string" ? err : err && typeof err === "object" ? String((err as Record<string, unknown>).code ?? (err as Record<string, unknown>).type ?? "") : "";
+  if (/refresh_token_reused/.test(text)) return { reason: "refresh_token_reused" };
+  if (((status === 400 || status === 401) && code === "invalid_grant") || /already been used|revoked/i.test(text)) {
+    return { reason: code === "invalid_grant" ? "invalid_grant" : /revoked/i.test(text) ? "revoked" : "invalid_grant" };
+  }
+  return undefined;
+}
+
+export interface RefreshContext {
+  storePath: string;
+  config: JarvisConfig;
+  env: Record<string, string>;
+  home: string;
+  secretDefaults: SecretRefDefaults;
+  now: () => number;
+}
+
+/**
+ * Refresh an OAuth profile once across processes (08 §4). Concurrent callers in this process share one promise;
+ * other processes wait on the refresh lock and then find the new token (no network call).
+ * @param force refresh even when still valid (`models auth refresh`)
+ */
+export function refreshProfile(ctx: RefreshContext, profileId: string, force: boolean): Promise<RefreshOutcome> {
+  const key = `${ctx.storePath}\0${profileId}`;
+  const existing = inFlight.get(key);
+  if (existing) return existing;
+  const p = doRefresh(ctx, profileId, force).finally(() => inFlight.delete(key));
+  inFlight.set(key, p);
+  return p;
+}
+
+async function doRefresh(ctx: RefreshContext, profileId: string, force: boolean): Promise<RefreshOutcome> {
+  const timing = refreshTiming(ctx.env);
+  const fresh = () => loadStore(ctx.storePath).profiles[profileId];
+  const first = fresh();
+  if (!first || first.type !== "oauth") return { ok: false, permanent: false, reasonCode: "profile_missing", message: `Auth profile "${profileId}" is not an OAuth profile in ${ctx.storePath}.` };
+  if (first.external) return reReadExternal(ctx, profileId, first);
+  const provider = normalizeAuthProviderId(first.provider);
+  try {
+    return await withFileLock(
+      refreshLockTarget(ctx.storePath, profileId),
+      async () => {
+        const cur = fresh();
+        if (!cur || cur.type !== "oauth") return { ok: false, permanent: false, reasonCode: "profile_missing", message: `Auth profile "${profileId}" is gone.` };
+        const expires = typeof cur.expires === "number" ? cur.expires : 0;
+        if (!force && ctx.now() < expires - 60_000) return { ok: true, profile: cur, refreshed: false, source: "other_process" };
+        if (!cur.refresh) {
+          return { ok: false, permanent: true, reasonCode: "expired", message: `Auth profile ${profileId} has no refresh token. Log in again: jarvis models auth login --provider ${provider} --profile-id ${profileId}` };
+        }
+        const settings = await oauthSettings(provider, ctx.config, ctx);
+        const form: Record<string, string> = { grant_type: "refresh_token", refresh_token: cur.refresh, client_id: (typeof cur.clientId === "string" && cur.clientId) || settings.clientId };
+        if (settings.clientSecret) form.client_secret = settings.clientSecret;
+        const res = await postTokenForm(settings.tokenUrl, form, timing.timeoutMs);
+        if (res.status >= 200 && res.status < 300) {
+          const tokens = tokensFromResponse((res as { body: unknown }).body, ctx.now(), settings.accountClaim);
+          await mutateStore(ctx.storePath, (doc) => {
+            if (!doc || !updateOAuth(doc, profileId, tokens)) return { doc: undefined, result: undefined };
+            return { doc, result: undefined };
+          });
+          return { ok: true, profile: fresh() ?? cur, refreshed: true, source: "token_endpoint" };
+        }
+        const perm = res.status !== 0 ? isPermanent(res.status, (res as { body: unknown }).body) : undefined;
+        if (perm) {
+          const again = fresh();
+          if (again && ((typeof again.expires === "number" && again.expires > expires) || again.refresh !== cur.refresh)) {
+            return { ok: true, profile: again, refreshed: false, source: "other_process" };
+          }
+          await mutateStore(ctx.storePath, (doc) => {
+            if (!doc) return { doc: undefined, result: undefined };
+            setNeedsRelogin(doc, profileId, perm.reason, ctx.now());
+            markFailure(doc, profileId, "auth_permanent", ctx.now(), ctx.config);
+            return { doc, result: undefined };
+          });
+          return {
+            ok: false,
+            permanent: true,
+            reasonCode: "relogin_required",
+            message: `OAuth refresh for ${profileId} was rejected (${perm.reason}). Log in again: jarvis models auth login --provider ${provider} --profile-id ${profileId}`,
+          };
+        }
+        const detail = res.status === 0 ? (res as { error: string }).error : `HTTP ${res.status}`;
+        return { ok: false, permanent: false, reasonCode: "refresh_failed", message: redact(`OAuth token refresh failed for ${provider}: ${detail}. Please try again or re-authenticate.`) };
+      },
+      { label: `OAuth refresh for ${profileId}`, timing: timing.lock },
+    );
+  } catch (e) {
+    if (e instanceof JarvisError && e.code === "lock_timeout") {
+      const m = /locked by pid (\S+) since (\S+) \((.*?)\)/.exec(e.message);
+      return { ok: false, permanent: false, reasonCode: "lock_timeout", message: m ? `OAuth refresh for ${profileId} is locked by pid ${m[1]} since ${m[2]} (${m[3]}).` : e.message };
+    }
+    if (e instanceof JarvisError) return { ok: false, permanent: false, reasonCode: e.code, message: e.message };
+    throw e;
+  }
+}
+
+const lastExternalRead = new Map<string, number>();
+
+/** Names of the external sources for messages. */
+export function externalName(source: string): string {
+  return source === "codex" ? "Codex" : "Claude Code";
+}
+
+/**
+ * Re-read an external profile's source (08 §5) at most once per 60 s per profile per process; update the store when
+ * the source has a later expiry.
+ */
+async function reReadExternal(ctx: RefreshContext, profileId: string, profile: Profile): Promise<RefreshOutcome> {
+  const ext = profile.external!;
+  const key = `${ctx.storePath}\0${profileId}`;
+  const last = lastExternalRead.get(key) ?? 0;
+  const stale: RefreshOutcome = {
+    ok: false,
+    permanent: false,
+    reasonCode: "expired",
+    message: `open ${externalName(ext.source)} so it renews its login, then retry (jarvis never refreshes another CLI's credentials)`,
+  };
+  if (ctx.now() - last < 60_000) return stale;
+  lastExternalRead.set(key, ctx.now());
+  let read: ExternalCredential;
+  try {
+    read = readExternalFile(ext.source as "claude-code" | "codex", ext.path, ctx.now());
+  } catch {
+    return stale;
+  }
+  const curExp = typeof profile.expires === "number" ? profile.expires : 0;
+  if (read.kind !== "oauth" || read.expires <= curExp) return stale;
+  const r = read;
+  await mutateStore(ctx.storePath, (doc) => {
+    if (!doc || !updateOAuth(doc, profileId, { access: r.access, expires: r.expires, accountId: r.accountId, email: r.email })) return { doc: undefined, result: undefined };
+    return { doc, result: undefined };
+  });
+  return { ok: true, profile: loadStore(ctx.storePath).profiles[profileId] ?? profile, refreshed: true, source: "external" };
+}
+
+export type ExternalCredential =
+  | { kind: "oauth"; access: string; expires: number; accountId?: string; email?: string }
+  | { kind: "api_key"; key: string };
+
+/** Default source path of an external CLI (08 §5). */
+export function externalPath(source: "claude-code" | "codex", env: Record<string, string | undefined>, home: string): string {
+  if (source === "claude-code") return path.join(env.CLAUDE_CONFIG_DIR?.trim() || path.join(home, ".claude"), ".credentials.json");
+  return path.join(env.CODEX_HOME?.trim() || path.join(home, ".codex"), "auth.json");
+}
+
+/**
+ * Read and validate another CLI's credential file (read-only, 08 §5).
+ * @throws JarvisError import_missing / import_invalid naming the file and field
+ */
+export function readExternalFile(source: "claude-code" | "codex", file: string, now: number): ExternalCredential {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    if (source === "claude-code") {
+      throw new JarvisError(
+        "import_missing",
+        `No Claude Code credentials at ${file}. Run \`claude\` and log in first; on macOS Claude Code keeps them in the Keychain, which jarvis does not read — use setup-token instead.`,
+      );
+    }
+    throw new JarvisError("import_missing", `No Codex credentials at ${file}. Run \`codex login\` first.`);
+  }
+  let doc: any;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new JarvisError("import_invalid", `${file} is not valid JSON.`);
+  }
+  void now;
+  if (source === "claude-code") {
+    const o = doc?.claudeAiOauth;
+    if (!o || typeof o !== "object") throw new JarvisError("import_invalid", `${file} has no claudeAiOauth object; no usable tokens in it.`);
+    if (typeof o.accessToken !== "string" || !o.accessToken.trim()) throw new JarvisError("import_invalid", `${file}: claudeAiOauth.accessToken is missing; no usable tokens in it.`);
+    const e = expiryState(o.expiresAt, now);
+    if (e.state === "none" || e.state === "invalid_expires") {
+      throw new JarvisError("import_invalid", `${file}: claudeAiOauth.expiresAt is ${o.expiresAt === undefined ? "missing" : "invalid"}${e.hint ? ` (${e.hint})` : ""}.`);
+    }
+    registerSecret(o.accessToken);
+    return { kind: "oauth", access: o.accessToken.trim(), expires: o.expiresAt };
+  }
+  const t = doc?.tokens;
+  if (t && typeof t === "object") {
+    if (typeof t.access_token !== "string" || !t.access_token.trim()) throw new JarvisError("import_invalid", `${file}: tokens.access_token is missing; no usable tokens in it.`);
+    const exp = decodeJwt(t.access_token)?.exp;
+    if (typeof exp !== "number") throw new JarvisError("import_invalid", `${file}: tokens.access_token has no exp claim.`);
+    const expires = exp * 1000;
+    const e = expiryState(expires, now);
+    if (e.state === "invalid_expires") throw new JarvisError("import_invalid", `${file}: tokens.access_token exp claim is invalid.`);
+    const email = decodeJwt(t.id_token)?.email;
+    registerSecret(t.access_token);
+    return { kind: "oauth", access: t.access_token.trim(), expires, accountId: typeof t.account_id === "string" ? t.account_id : undefined, email: typeof email === "string" ? email : undefined };
+  }
+  if (typeof doc?.OPENAI_API_KEY === "string" && doc.OPENAI_API_KEY.trim()) {
+    registerSecret(doc.OPENAI_API_KEY);
+    return { kind: "api_key", key: doc.OPENAI_API_KEY.trim() };
+  }
+  throw new JarvisError("import_invalid", `${file} has neither tokens nor OPENAI_API_KEY; no usable tokens in it.`);
+}
