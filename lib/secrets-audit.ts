@@ -227,25 +227,31 @@ export function auditSecrets(input: SecretsAuditInput, resolved: ReadonlyMap<str
   let refsChecked = 0;
   let skippedExecRefs = 0;
   for (const site of [...storeRefSites(input), ...configRefSites(input)]) {
-    const where = { file: site.file, jsonPath: site.jsonPath, provider: site.provider, profileId: site.profileId };
+    // Key order of the 06 §5 example: code, severity, file, jsonPath, message, then provider / profileId.
+    const finding = (code: AuditCode, severity: AuditFinding["severity"], message: string): AuditFinding => ({
+      code,
+      severity,
+      file: site.file,
+      jsonPath: site.jsonPath,
+      message,
+      provider: site.provider,
+      profileId: site.profileId,
+    });
     if ("error" in site) {
       refsChecked++;
-      findings.push({ code: "REF_UNRESOLVED", severity: "error", ...where, message: `Invalid secret reference (${site.error}).` });
+      findings.push(finding("REF_UNRESOLVED", "error", `Invalid secret reference (${site.error}).`));
       continue;
     }
     const outcome = resolved.get(refKey(site.ref));
     if (outcome === undefined || (!outcome.ok && outcome.skipped)) skippedExecRefs++;
     else {
       refsChecked++;
-      if (!outcome.ok) findings.push({ code: "REF_UNRESOLVED", severity: "error", ...where, message: describeSecretFailure(site.ref, outcome.error) });
+      if (!outcome.ok) findings.push(finding("REF_UNRESOLVED", "error", describeSecretFailure(site.ref, outcome.error)));
     }
     if (site.configCredential && site.provider !== undefined && eligible.has(site.provider)) {
-      findings.push({
-        code: "REF_SHADOWED",
-        severity: "warn",
-        ...where,
-        message: `Config credential ref is shadowed: provider ${site.provider} has eligible auth profiles, which take precedence.`,
-      });
+      findings.push(
+        finding("REF_SHADOWED", "warn", `Config credential ref is shadowed: provider ${site.provider} has eligible auth profiles, which take precedence.`),
+      );
     }
   }
   for (const file of input.legacyFiles) {

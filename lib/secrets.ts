@@ -1,12 +1,12 @@
 /**
  * Secret providers (spec 06 §3–§4): validation of the `secrets` config block and resolution of SecretRefs through
- * the `env`, `file` and `exec` providers (exec protocol v1).
+ * the `env`, `file` and `exec` providers. The exec provider (protocol v1) lives in secrets-exec.ts and the path
+ * checks shared by file and exec in secret-paths.ts; both are re-exported here, so this module stays the one entry.
  *
  * Every failure is a per-ref value, never a throw: one failing ref never hides the others and never crashes a
  * read-only command (06 §4 step 5). No message ever contains a resolved value, stderr of a resolver, a resolver's
  * free-text error message or a parser error (those can echo secret bytes).
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -14,6 +14,8 @@ import { Type, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { pointerToDotPath } from "./config.ts";
 import { normalizeSecret } from "./normalize.ts";
+import { currentUid, insideTrustedDirs, isAbsoluteSecretPath, modeOctal } from "./secret-paths.ts";
+import { resolveExecIds } from "./secrets-exec.ts";
 import {
   DEFAULT_PROVIDER_ALIAS,
   ENV_ID_RE,
@@ -379,7 +381,7 @@ async function resolveGroup(group: Group, settings: SecretsSettings, ctx: Resolv
     else if (provider.source === "file") await resolveFileGroup(group, provider, ctx.home, results);
     else if (!ctx.allowExec) {
       for (const ref of group.refs) results.set(refKey(ref), { ok: false, skipped: true, error: EXEC_NOT_RESOLVED });
-    } else await resolveExecGroup(group, provider, ctx.env, settings.resolution.maxBatchBytes, results);
+    } else await resolveExecGroup(group, provider, ctx, settings.resolution.maxBatchBytes, results);
   } catch (e) {
     // Resolvers return errors as values; this only catches an unexpected fault. Its text is not shown because a
     // runtime error could quote file or process content.
@@ -418,12 +420,7 @@ function resolveEnvGroup(group: Group, provider: EnvProviderConfig, env: Resolve
   }
 }
 
-// --- shared path checks -----------------------------------------------------------------------------------------
-
-/** POSIX `/…`, Windows `X:\…` (or `X:/…`) and UNC `\\host\…` count as absolute on every platform (06 §3). */
-export function isAbsoluteSecretPath(p: string): boolean {
-  return p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p) || /^\\\\[^\\]/.test(p);
-}
+// --- file provider (06 §4.2) -------------------------------------------------------------------------------------
 
 /**
  * Expand a leading `~` (alone, `~/…` or `~\…`) against `home`; other paths are returned unchanged. Not
@@ -435,33 +432,6 @@ function expandTilde(p: string, home: string): string {
   return p;
 }
 
-/** True when `realFile` lies inside one of `dirs` (each dir compared by its own real path when it exists). */
-async function insideTrustedDirs(realFile: string, dirs: string[]): Promise<boolean> {
-  for (const dir of dirs) {
-    const realDir = await fsp.realpath(dir).catch(() => path.resolve(dir));
-    const rel = path.relative(realDir, realFile);
-    if (rel !== "" && rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) return true;
-  }
-  return false;
-}
-
-/** `stat -c %a` style: `644`. */
-function octal(mode: number): string {
-  return (mode & 0o777).toString(8).padStart(3, "0");
-}
-
-function currentUid(): number | undefined {
-  return typeof process.getuid === "function" ? process.getuid() : undefined;
-}
-
-/**
- * Owner rule shared by status, doctor, audit and gateway (06 §4.3): an exec command may be owned by the current
- * user or by root (uid 0), so system tools like `/usr/bin/security` are accepted.
- */
-export function isTrustedCommandOwner(ownerUid: number, uid: number): boolean {
-  return ownerUid === uid || ownerUid === 0;
-}
-
 function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<T>((resolve) => {
@@ -470,9 +440,8 @@ function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promi
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-// --- file provider (06 §4.2) -------------------------------------------------------------------------------------
-
-type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
+/** A value or the error message saying why there is none. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /**
  * Run the 06 §4.2 security checks on a file provider's path and read it (at most `maxBytes` bytes, within
@@ -504,7 +473,7 @@ export async function readSecretsFile(alias: string, provider: FileProviderConfi
     if (process.platform === "win32") return fail("ACL cannot be verified; set allowInsecurePath: true only for a trusted path.");
     const uid = currentUid();
     if (uid !== undefined && st.uid !== uid) return fail(`must be owned by the current user (uid=${uid}).`);
-    if ((st.mode & 0o077) !== 0) return fail(`permissions are too open (${octal(st.mode)}); run chmod 600 ${expanded}.`);
+    if ((st.mode & 0o077) !== 0) return fail(`permissions are too open (${modeOctal(st.mode)}); run chmod 600 ${expanded}.`);
   }
   const tooBig: Outcome<string> = { ok: false, error: `File provider "${alias}" exceeded maxBytes (${provider.maxBytes}).` };
   if (st.size > provider.maxBytes) return tooBig;
@@ -593,244 +562,15 @@ async function resolveFileGroup(group: Group, provider: FileProviderConfig, home
   }
 }
 
-// --- exec provider (06 §4.3) -------------------------------------------------------------------------------------
+// --- exec provider (06 §4.3, in secrets-exec.ts) ------------------------------------------------------------------
 
-/**
- * Command checks of 06 §4.3, before anything is spawned: absolute, symlink only with `allowSymlinkCommand` (then the
- * target is checked), regular file executable by the current user, not group/world-writable and owned by the
- * current user or root (both skipped with `allowInsecurePath`), real path inside `trustedDirs` when configured.
- * @returns the real path of the command (used for spawning and as cwd), or an error naming provider and path
- */
-export async function checkExecCommand(alias: string, provider: ExecProviderConfig): Promise<Outcome<string>> {
-  const command = provider.command;
-  const bad = (p: string, what: string): Outcome<string> => ({ ok: false, error: `Exec provider "${alias}" command ${p} ${what}` });
-  if (!isAbsoluteSecretPath(command)) return bad(command, "must be an absolute path.");
-  let st: fs.Stats;
-  let real = command;
-  try {
-    st = await fsp.lstat(command);
-    if (st.isSymbolicLink()) {
-      if (!provider.allowSymlinkCommand) {
-        return bad(command, "is a symlink; set allowSymlinkCommand: true to allow it (its target is checked).");
-      }
-      real = await fsp.realpath(command);
-      st = await fsp.stat(real);
-    }
-  } catch {
-    return bad(command, "does not exist or is not accessible.");
+async function resolveExecGroup(group: Group, provider: ExecProviderConfig, ctx: ResolveContext, maxBatchBytes: number, results: Results): Promise<void> {
+  const raw = await resolveExecIds(group.alias, provider, ctx.env, group.refs.map((ref) => ref.id), maxBatchBytes);
+  for (const ref of group.refs) {
+    const one = raw.get(ref.id)!;
+    results.set(refKey(ref), one.ok ? finishValue(ref, one.value) : { ok: false, error: one.error });
   }
-  if (!st.isFile()) return bad(real, "must be a regular file.");
-  try {
-    await fsp.access(real, fs.constants.X_OK);
-  } catch {
-    return bad(real, "is not executable by the current user.");
-  }
-  if (!provider.allowInsecurePath) {
-    if (process.platform === "win32") return bad(real, "ACL cannot be verified; set allowInsecurePath: true only for a trusted path.");
-    if ((st.mode & 0o022) !== 0) return bad(real, `must not be group- or world-writable (${octal(st.mode)}).`);
-    const uid = currentUid();
-    if (uid !== undefined && !isTrustedCommandOwner(st.uid, uid)) return bad(real, `must be owned by the current user (uid=${uid}) or root.`);
-  }
-  if (provider.trustedDirs !== undefined) {
-    if (provider.trustedDirs.some((d) => !isAbsoluteSecretPath(d))) {
-      return { ok: false, error: `secrets.providers.${alias}.trustedDirs entries must be absolute paths.` };
-    }
-    if (!(await insideTrustedDirs(real, provider.trustedDirs))) return bad(real, "is outside trustedDirs.");
-  }
-  return { ok: true, value: real };
 }
 
-/**
- * Split ids into protocol v1 requests of at most `maxBatchBytes` bytes each (request = JSON document + `\n`, UTF-8).
- * @returns the batches in input order, and the ids whose single-id request alone is over the limit
- */
-export function planExecBatches(alias: string, ids: string[], maxBatchBytes: number): { batches: string[][]; oversized: string[] } {
-  // Sizes are summed instead of re-serialising each candidate batch: JSON.stringify of an array is `[a,b,…]`.
-  const base = Buffer.byteLength(execRequest(alias, []));
-  const batches: string[][] = [];
-  const oversized: string[] = [];
-  let current: string[] = [];
-  let size = base;
-  for (const id of ids) {
-    const cost = Buffer.byteLength(JSON.stringify(id));
-    if (base + cost > maxBatchBytes) {
-      oversized.push(id);
-      continue;
-    }
-    const added = cost + (current.length > 0 ? 1 : 0);
-    if (size + added > maxBatchBytes) {
-      batches.push(current);
-      current = [id];
-      size = base + cost;
-    } else {
-      current.push(id);
-      size += added;
-    }
-  }
-  if (current.length > 0) batches.push(current);
-  return { batches, oversized };
-}
-
-function execRequest(alias: string, ids: string[]): string {
-  return `${JSON.stringify({ protocolVersion: 1, provider: alias, ids })}\n`;
-}
-
-/** Child environment: empty, then the `passEnv` names set in the effective env, then the `env` map (06 §4.3). */
-export function execChildEnv(provider: ExecProviderConfig, env: ResolveContext["env"]): Record<string, string> {
-  const child: Record<string, string> = {};
-  for (const name of provider.passEnv) {
-    const value = env[name];
-    if (value !== undefined && value.trim() !== "") child[name] = value;
-  }
-  return { ...child, ...provider.env };
-}
-
-/**
- * Run the resolver once for `ids`: argv `[real command, ...args]` without a shell, cwd = the command's directory,
- * the request on stdin, stdout collected, stderr only counted. Timers: `timeoutMs` overall, `noOutputTimeoutMs`
- * re-armed on every stdout/stderr chunk; `maxOutputBytes` caps stdout + stderr. Any of them kills the resolver's
- * process group with SIGKILL.
- * @returns the raw stdout (UTF-8), or the 06 §4.3 error
- */
-function runExecOnce(alias: string, provider: ExecProviderConfig, realCommand: string, childEnv: Record<string, string>, ids: string[]): Promise<Outcome<string>> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const timers: Array<ReturnType<typeof setTimeout>> = [];
-    let idleTimer: ReturnType<typeof setTimeout> | undefined;
-    const stdout: Buffer[] = [];
-    let outputBytes = 0;
-    const posix = process.platform !== "win32";
-    let child: ReturnType<typeof spawn>;
-    try {
-      child = spawn(realCommand, provider.args, {
-        cwd: path.dirname(realCommand),
-        env: childEnv,
-        shell: false,
-        stdio: ["pipe", "pipe", "pipe"],
-        windowsHide: true,
-        // Own process group on POSIX so a kill also reaches anything the resolver started (a `sleep` in a script
-        // would otherwise keep the pipes open past the timeout).
-        detached: posix,
-      });
-    } catch (e) {
-      // e.g. an `env` entry the OS rejects; the error text is not shown (it could quote the env map).
-      resolve({ ok: false, error: `Exec provider "${alias}" could not be started (${(e as NodeJS.ErrnoException).code ?? "error"}).` });
-      return;
-    }
-    const finish = (outcome: Outcome<string>, kill: boolean) => {
-      if (settled) return;
-      settled = true;
-      for (const t of timers) clearTimeout(t);
-      if (idleTimer !== undefined) clearTimeout(idleTimer);
-      if (kill) {
-        try {
-          if (posix && child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-          else child.kill("SIGKILL");
-        } catch {
-          child.kill("SIGKILL");
-        }
-      }
-      resolve(outcome);
-    };
-    const fail = (error: string, kill: boolean) => finish({ ok: false, error: `Exec provider "${alias}" ${error}` }, kill);
-    const armIdle = () => {
-      if (idleTimer !== undefined) clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => fail(`produced no output for ${provider.noOutputTimeoutMs}ms.`, true), provider.noOutputTimeoutMs);
-    };
-    timers.push(setTimeout(() => fail(`timed out after ${provider.timeoutMs}ms.`, true), provider.timeoutMs));
-    armIdle();
-    const onChunk = (chunk: Buffer, keep: boolean) => {
-      if (settled) return;
-      outputBytes += chunk.length;
-      if (outputBytes > provider.maxOutputBytes) return fail(`output exceeded maxOutputBytes (${provider.maxOutputBytes}).`, true);
-      if (keep) stdout.push(chunk);
-      armIdle();
-    };
-    child.stdout!.on("data", (chunk: Buffer) => onChunk(chunk, true));
-    // stderr may contain secrets: it is never echoed or logged, only counted toward maxOutputBytes.
-    child.stderr!.on("data", (chunk: Buffer) => onChunk(chunk, false));
-    child.on("error", (e: NodeJS.ErrnoException) => fail(`could not be started (${e.code ?? "error"}).`, false));
-    child.on("close", (code, signal) => {
-      if (code === 0) finish({ ok: true, value: Buffer.concat(stdout).toString("utf8") }, false);
-      else if (code !== null) fail(`exited with code ${code}.`, false);
-      else fail(`was terminated by signal ${signal ?? "unknown"}.`, false);
-    });
-    // A resolver may exit without reading its request: EPIPE is expected then, not an error.
-    child.stdin!.on("error", () => undefined);
-    child.stdin!.end(execRequest(alias, ids));
-  });
-}
-
-/**
- * Interpret a resolver's stdout for `ids` (06 §4.3 "Response").
- * @returns per-id raw values or errors, or one error for the whole response
- */
-export function parseExecResponse(alias: string, stdout: string, ids: string[], jsonOnly: boolean): Outcome<Map<string, Outcome<unknown>>> {
-  const prefix = `Exec provider "${alias}"`;
-  const text = stdout.trim();
-  if (text === "") return { ok: false, error: `${prefix} returned empty stdout.` };
-  let parsed: unknown;
-  let isJson = true;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    isJson = false;
-  }
-  if (!jsonOnly && ids.length === 1 && !isPlainObject(parsed)) {
-    // Raw mode: non-JSON text is the value, a JSON string is decoded, other JSON scalars are taken as written.
-    const value = isJson && typeof parsed === "string" ? parsed : text;
-    return { ok: true, value: new Map([[ids[0]!, { ok: true, value }]]) };
-  }
-  // The parser's message is not shown: it can quote part of the output, i.e. of a secret.
-  if (!isJson) return { ok: false, error: `${prefix} returned invalid JSON.` };
-  if (!isPlainObject(parsed)) return { ok: false, error: `${prefix} response must be an object.` };
-  if (parsed.protocolVersion !== 1) return { ok: false, error: `${prefix} protocolVersion must be 1.` };
-  const values = parsed.values;
-  if (!isPlainObject(values)) return { ok: false, error: `${prefix} response missing "values".` };
-  const errors = isPlainObject(parsed.errors) ? parsed.errors : {};
-  const out = new Map<string, Outcome<unknown>>();
-  for (const id of ids) {
-    if (Object.hasOwn(errors, id)) {
-      // Only a well-formed code is shown; the free-text message could echo a secret.
-      const entry = errors[id];
-      const code = isPlainObject(entry) && typeof entry.code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(entry.code) ? entry.code : undefined;
-      out.set(id, { ok: false, error: `${prefix} failed for id "${id}"${code ? ` (code ${code})` : ""}.` });
-    } else if (Object.hasOwn(values, id)) {
-      out.set(id, { ok: true, value: values[id] });
-    } else {
-      out.set(id, { ok: false, error: `${prefix} response missing id "${id}".` });
-    }
-  }
-  return { ok: true, value: out };
-}
-
-async function resolveExecGroup(
-  group: Group,
-  provider: ExecProviderConfig,
-  env: ResolveContext["env"],
-  maxBatchBytes: number,
-  results: Results,
-): Promise<void> {
-  const command = await checkExecCommand(group.alias, provider);
-  if (!command.ok) return failAll(group, results, command.error);
-  const byId = new Map(group.refs.map((ref) => [ref.id, ref]));
-  const { batches, oversized } = planExecBatches(group.alias, [...byId.keys()], maxBatchBytes);
-  for (const id of oversized) {
-    results.set(refKey(byId.get(id)!), { ok: false, error: `Exec provider "${group.alias}" request exceeded maxBatchBytes (${maxBatchBytes}).` });
-  }
-  const childEnv = execChildEnv(provider, env);
-  // Batches of one provider run one after another: concurrency is across providers (maxProviderConcurrency).
-  for (const ids of batches) {
-    const run = await runExecOnce(group.alias, provider, command.value, childEnv, ids);
-    const response = run.ok ? parseExecResponse(group.alias, run.value, ids, provider.jsonOnly) : run;
-    for (const id of ids) {
-      const ref = byId.get(id)!;
-      if (!response.ok) {
-        results.set(refKey(ref), { ok: false, error: response.error });
-        continue;
-      }
-      const one = response.value.get(id)!;
-      results.set(refKey(ref), one.ok ? finishValue(ref, one.value) : { ok: false, error: one.error });
-    }
-  }
-}
+export { checkExecCommand, execChildEnv, parseExecResponse, planExecBatches } from "./secrets-exec.ts";
+export { isAbsoluteSecretPath, isTrustedCommandOwner } from "./secret-paths.ts";

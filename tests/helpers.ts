@@ -116,3 +116,181 @@ export const fake = {
   openrouterKey: "sk-or-v1-TESTFAKE0123456789abcdefXYZW",
   groq: (n: number) => `gsk_TESTFAKE_${String(n).padStart(4, "0")}_groqkey`,
 };
+
+/** One step of a pseudo-terminal conversation: wait for `expect` in the output (after the previous match), then
+ * wait `delayMs`, then type `send`. */
+export interface PtyStep {
+  expect?: string | RegExp;
+  send?: string;
+  delayMs?: number;
+}
+
+export interface PtyResult extends RunResult {
+  /** Everything the terminal showed (stdout and stderr of jarvis share the pty). */
+  output: string;
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Run dist/jarvis under a real pseudo-terminal (util-linux `script -qfec … /dev/null`), so stdin and stdout are TTYs,
+ * and drive it like a user: each step waits for text, then types. Fails (throws) when an expected text does not
+ * show up within `timeoutMs`; the process is then killed. `redirect` is appended to the shell command as is
+ * (e.g. `| cat` makes stdout a pipe while stdin stays a terminal).
+ * @returns exit code of jarvis and the whole terminal transcript (`stdout` = `output`, `stderr` = "")
+ */
+export async function runPty(
+  args: string[],
+  opts: { env: Record<string, string | undefined>; cwd?: string; steps?: PtyStep[]; timeoutMs?: number; redirect?: string },
+): Promise<PtyResult> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
+  const cmd = [JARVIS, ...args].map(shellQuote).join(" ") + (opts.redirect ? ` ${opts.redirect}` : "");
+  const proc = Bun.spawn(["script", "-qfec", cmd, "/dev/null"], {
+    env: { TERM: "xterm", ...env },
+    cwd: opts.cwd ?? "/",
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  let output = "";
+  let waiter: (() => void) | undefined;
+  const reader = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+      output += decoder.decode(chunk, { stream: true });
+      waiter?.();
+    }
+  })();
+  const killTimer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  let from = 0;
+  try {
+    for (const step of opts.steps ?? []) {
+      if (step.expect !== undefined) {
+        const want = step.expect;
+        const found = () => {
+          const rest = output.slice(from);
+          const idx = typeof want === "string" ? rest.indexOf(want) : rest.search(want);
+          if (idx < 0) return false;
+          from += idx + 1;
+          return true;
+        };
+        while (!found()) {
+          const exited = await Promise.race([
+            new Promise<boolean>((resolve) => {
+              waiter = () => resolve(false);
+            }),
+            proc.exited.then(() => true),
+          ]);
+          waiter = undefined;
+          if (exited) {
+            await reader;
+            if (found()) break;
+            throw new Error(`pty: jarvis exited before showing ${String(want)}; output:\n${output}`);
+          }
+        }
+      }
+      if (step.delayMs) await Bun.sleep(step.delayMs);
+      if (step.send !== undefined) {
+        proc.stdin.write(step.send);
+        await proc.stdin.flush();
+      }
+    }
+    const code = await proc.exited;
+    await reader;
+    return { code, stdout: output, stderr: "", output };
+  } finally {
+    clearTimeout(killTimer);
+    try {
+      proc.stdin.end();
+    } catch {
+      // already closed
+    }
+    if (proc.exitCode === null) proc.kill("SIGKILL");
+  }
+}
+
+/** What `snapshotTree` records per path: kind, permission bits, mtime (ms, high resolution) and the bytes of files. */
+export interface TreeEntry {
+  kind: "file" | "dir" | "other";
+  mode: number;
+  mtimeMs: number;
+  bytes?: string;
+}
+
+/**
+ * Every file and directory under `root` (root included, as ""), keyed by relative path; an absent root gives an
+ * empty map. Compare two snapshots with `expect(after).toEqual(before)` to prove "nothing written or created".
+ */
+export function snapshotTree(root: string): Map<string, TreeEntry> {
+  const out = new Map<string, TreeEntry>();
+  const walk = (abs: string, rel: string) => {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(abs);
+    } catch {
+      return;
+    }
+    const kind = st.isFile() ? "file" : st.isDirectory() ? "dir" : "other";
+    const entry: TreeEntry = { kind, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs };
+    if (kind === "file") entry.bytes = fs.readFileSync(abs).toString("base64");
+    out.set(rel, entry);
+    if (kind === "dir") for (const name of fs.readdirSync(abs).sort()) walk(path.join(abs, name), rel ? `${rel}/${name}` : name);
+  };
+  walk(root, "");
+  return out;
+}
+
+/** Set the mtime (and atime) of `root` and everything under it an hour into the past, so any rewrite shows. */
+export function backdateTree(root: string): void {
+  const t = (Date.now() - 3_600_000) / 1000;
+  const walk = (abs: string) => {
+    const st = fs.lstatSync(abs);
+    if (st.isDirectory()) for (const name of fs.readdirSync(abs)) walk(path.join(abs, name));
+    fs.utimesSync(abs, t, t);
+  };
+  if (fs.existsSync(root)) walk(root);
+}
+
+/**
+ * Write a `#!/bin/sh` script (e.g. an exec secret resolver) under the sandbox home and chmod it explicitly, so the
+ * umask cannot change the mode the test means.
+ * @returns the absolute path
+ */
+export function writeScript(sb: Sandbox, rel: string, body: string, mode = 0o700): string {
+  const p = sb.write(rel, `#!/bin/sh\n${body}\n`, mode);
+  fs.chmodSync(p, mode);
+  return p;
+}
+
+/** Every whole fake secret of `fake` (each `fake.groq(n)` included), for `guardSecrets`. */
+export const FAKE_SECRET_PATTERNS: readonly (string | RegExp)[] = [
+  fake.anthropicKey,
+  fake.anthropicToken,
+  fake.openaiKey,
+  fake.openrouterKey,
+  /gsk_TESTFAKE_\d{4}_groqkey/,
+];
+
+/**
+ * Make every `sb.run` of this sandbox fail when its output contains a secret whole (D9): a string anywhere, or a
+ * match of a pattern.
+ */
+export function guardSecrets(sb: Sandbox, secrets: readonly (string | RegExp)[] = FAKE_SECRET_PATTERNS): Sandbox {
+  const run = sb.run;
+  sb.run = async (args, opts) => {
+    const r = await run(args, opts);
+    expectNoSecrets(r, secrets.filter((x): x is string => typeof x === "string"));
+    for (const re of secrets) {
+      if (typeof re === "string") continue;
+      for (const t of [r.stdout, r.stderr]) {
+        if (re.test(t)) throw new Error(`a fixture secret matching ${re} appeared whole in output`);
+      }
+    }
+    return r;
+  };
+  return sb;
+}
