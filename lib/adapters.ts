@@ -101,6 +101,25 @@ function mergeRuns<T extends { role: string; parts: unknown[] }>(items: T[]): T[
 const trimSlash = (u: string) => u.replace(/\/+$/, "");
 
 /**
+ * Set headers over lower layers, case-insensitively: a configured `Authorization` or `Content-Type` must be replaced,
+ * not sent next to ours (fetch would join both values into one header).
+ */
+function layer(headers: Record<string, string>, top: Record<string, string>): void {
+  for (const [name, value] of Object.entries(top)) {
+    for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
+    headers[name] = value;
+  }
+}
+
+const AUTH_HEADERS = ["authorization", "x-api-key", "x-goog-api-key"];
+
+/** Set the credential's auth header; configured auth headers of another scheme are dropped, so exactly one is sent. */
+function authLayer(headers: Record<string, string>, auth: Record<string, string>): void {
+  for (const k of Object.keys(headers)) if (AUTH_HEADERS.includes(k.toLowerCase())) delete headers[k];
+  layer(headers, auth);
+}
+
+/**
  * Build the provider request (07 §7). Header layers: extra headers < adapter defaults < auth headers.
  * @throws Error with code `format` when the request cannot be mapped (Anthropic: first message must be `user`)
  */
@@ -131,10 +150,9 @@ export function buildProviderRequest(t: AdapterTarget, cred: AttemptCredential, 
       if (req.stop !== undefined) body.stop_sequences = Array.isArray(req.stop) ? req.stop : [req.stop];
       if (req.user !== undefined) body.metadata = { user_id: req.user };
       if (req.stream) body.stream = true;
-      Object.assign(headers, { "content-type": "application/json", "anthropic-version": "2023-06-01" });
-      if (cred.type === "api_key") headers["x-api-key"] = cred.value;
-      else headers.authorization = `Bearer ${cred.value}`;
-      if (cred.value.includes("sk-ant-oat")) headers["anthropic-beta"] = "oauth-2025-04-20";
+      layer(headers, { "content-type": "application/json", "anthropic-version": "2023-06-01" });
+      authLayer(headers, cred.type === "api_key" ? { "x-api-key": cred.value } : { authorization: `Bearer ${cred.value}` });
+      if (cred.value.includes("sk-ant-oat")) layer(headers, { "anthropic-beta": "oauth-2025-04-20" });
       return { url: base.endsWith("/v1") ? `${base}/messages` : `${base}/v1/messages`, headers, body: JSON.stringify(body) };
     }
     case "openai-completions": {
@@ -146,10 +164,10 @@ export function buildProviderRequest(t: AdapterTarget, cred: AttemptCredential, 
       if (req.stop !== undefined) body.stop = req.stop;
       if (req.user !== undefined) body.user = req.user;
       if (req.stream && t.provider === "openai") body.stream_options = { include_usage: true };
-      headers["content-type"] = "application/json";
-      if (t.provider === "openrouter") headers["X-Title"] = "jarvis";
-      if (cred.type !== "local" || cred.value !== "custom-local") headers.authorization = `Bearer ${cred.value}`;
-      if (t.provider === "openai-codex" && cred.accountId) headers["chatgpt-account-id"] = cred.accountId;
+      layer(headers, { "content-type": "application/json" });
+      if (t.provider === "openrouter") layer(headers, { "X-Title": "jarvis" });
+      if (cred.type !== "local" || cred.value !== "custom-local") authLayer(headers, { authorization: `Bearer ${cred.value}` });
+      if (t.provider === "openai-codex" && cred.accountId) layer(headers, { "chatgpt-account-id": cred.accountId });
       return { url: `${base}/chat/completions`, headers, body: JSON.stringify(body) };
     }
     case "google-generative-ai": {
@@ -173,9 +191,8 @@ export function buildProviderRequest(t: AdapterTarget, cred: AttemptCredential, 
       if (req.topP !== undefined) gen.topP = req.topP;
       if (req.stop !== undefined) gen.stopSequences = Array.isArray(req.stop) ? req.stop : [req.stop];
       if (Object.keys(gen).length) body.generationConfig = gen;
-      headers["content-type"] = "application/json";
-      if (cred.type === "api_key") headers["x-goog-api-key"] = cred.value;
-      else headers.authorization = `Bearer ${cred.value}`;
+      layer(headers, { "content-type": "application/json" });
+      authLayer(headers, cred.type === "api_key" ? { "x-goog-api-key": cred.value } : { authorization: `Bearer ${cred.value}` });
       const url = req.stream ? `${base}/models/${model}:streamGenerateContent?alt=sse` : `${base}/models/${model}:generateContent`;
       return { url, headers, body: JSON.stringify(body) };
     }
@@ -190,9 +207,9 @@ export function buildProviderRequest(t: AdapterTarget, cred: AttemptCredential, 
       const sys = systemText(req.messages);
       if (sys) body.instructions = sys;
       if (req.maxTokens !== undefined) body.max_output_tokens = req.maxTokens;
-      headers["content-type"] = "application/json";
-      headers.authorization = `Bearer ${cred.value}`;
-      if (cred.accountId) headers["chatgpt-account-id"] = cred.accountId;
+      layer(headers, { "content-type": "application/json" });
+      authLayer(headers, { authorization: `Bearer ${cred.value}` });
+      if (cred.accountId) layer(headers, { "chatgpt-account-id": cred.accountId });
       const url = t.provider === "openai-codex" ? `${base}/codex/responses` : `${base}/responses`;
       return { url, headers, body: JSON.stringify(body) };
     }
@@ -258,34 +275,58 @@ export function parseCompletion(api: ApiKind, bodyText: string): ParsedResponse 
 }
 
 /**
- * Split an SSE text stream into events. Feed chunks; get complete `{event?, data}` records back.
+ * Split an SSE text stream into events. Feed chunks; get complete `{event?, data}` records back. Line ends may be
+ * LF, CRLF or CR, also when a CRLF is split across two chunks; `flush()` returns a last record that the stream
+ * ended without a blank line after.
  */
 export class SseParser {
   private buf = "";
   push(chunk: string): Array<{ event?: string; data: string }> {
-    this.buf += chunk.replace(/\r\n/g, "\n");
+    this.buf += chunk;
+    // Hold a trailing CR back: it may be the first half of a CRLF.
+    const cut = this.buf.endsWith("\r") ? this.buf.length - 1 : this.buf.length;
+    const text = this.buf.slice(0, cut).replace(/\r\n?/g, "\n");
     const out: Array<{ event?: string; data: string }> = [];
+    let rest = text;
     let i: number;
-    while ((i = this.buf.indexOf("\n\n")) >= 0) {
-      const block = this.buf.slice(0, i);
-      this.buf = this.buf.slice(i + 2);
-      let event: string | undefined;
-      const data: string[] = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith(":")) continue;
-        if (line.startsWith("event:")) event = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-      }
-      if (data.length || event) out.push({ event, data: data.join("\n") });
+    while ((i = rest.indexOf("\n\n")) >= 0) {
+      const rec = this.record(rest.slice(0, i));
+      rest = rest.slice(i + 2);
+      if (rec) out.push(rec);
     }
+    this.buf = rest + this.buf.slice(cut);
     return out;
   }
+
+  /** The record still buffered when the stream ended, if any. */
+  flush(): Array<{ event?: string; data: string }> {
+    const rec = this.record(this.buf.replace(/\r\n?/g, "\n").replace(/\n+$/, ""));
+    this.buf = "";
+    return rec ? [rec] : [];
+  }
+
+  private record(block: string): { event?: string; data: string } | undefined {
+    let event: string | undefined;
+    const data: string[] = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith(":")) continue;
+      if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    }
+    return data.length || event ? { event, data: data.join("\n") } : undefined;
+  }
+}
+
+/** What a stream remembers between records: Anthropic reports input tokens in `message_start` only. */
+export interface StreamState {
+  promptTokens?: number;
 }
 
 /**
  * Map one SSE record of the provider stream to stream events (07 §7 "stream" rows, 08 §7).
+ * @param state pass the same object for every record of one stream to get complete Anthropic usage
  */
-export function streamEvents(api: ApiKind, rec: { event?: string; data: string }): StreamEvent[] {
+export function streamEvents(api: ApiKind, rec: { event?: string; data: string }, state: StreamState = {}): StreamEvent[] {
   if (rec.data === "[DONE]") return [{ kind: "done" }];
   let d: any;
   try {
@@ -297,10 +338,14 @@ export function streamEvents(api: ApiKind, rec: { event?: string; data: string }
   switch (api) {
     case "anthropic-messages":
       if (type === "error") return [{ kind: "error", structured: extractStructuredError(d), text: d?.error?.message ?? "stream error" }];
-      if (type === "message_start") return [{ kind: "role" }];
+      if (type === "message_start") {
+        const input = d?.message?.usage?.input_tokens;
+        if (typeof input === "number") state.promptTokens = input;
+        return [{ kind: "role" }];
+      }
       if (type === "content_block_delta" && d?.delta?.type === "text_delta") return [{ kind: "content", text: String(d.delta.text ?? "") }];
       if (type === "message_delta") {
-        return [{ kind: "finish", finishReason: ANTHROPIC_FINISH[d?.delta?.stop_reason] ?? "stop", usage: usage(d?.usage?.input_tokens ?? 0, d?.usage?.output_tokens) }];
+        return [{ kind: "finish", finishReason: ANTHROPIC_FINISH[d?.delta?.stop_reason] ?? "stop", usage: usage(d?.usage?.input_tokens ?? state.promptTokens ?? 0, d?.usage?.output_tokens) }];
       }
       if (type === "message_stop") return [{ kind: "done" }];
       return [];

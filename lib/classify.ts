@@ -58,7 +58,8 @@ const AUTH_TEXT = /unauthorized|authentication|invalid token|token has expired|f
 const MODEL_TEXT = /model not found|unknown model/i;
 const FORMAT_TEXT = /invalid request format|tool_use_id/i;
 const REVOKED_TEXT = /revoked|disabled|deactivated/i;
-const MODEL_404_TEXT = /model not found|unknown model|model_not_found|does not exist/i;
+// "does not exist" only counts when it is about a model ("The model `x` does not exist"), not about a parameter.
+const MODEL_404_TEXT = /model not found|unknown model|model_not_found|\bmodel\b[^.\n]{0,80}\bdoes not exist/i;
 const TEMPORARY_402 = /(try again|retry|temporary|resets?)[\s\S]*limit|limit[\s\S]*(try again|retry|temporary|resets?)|(daily|weekly|monthly)[\s\S]*limit|limit[\s\S]*(daily|weekly|monthly)/i;
 /** D6 rotation text for errors without an HTTP status (02 §4). */
 const ROTATE_TEXT = /rate[_ ]limit|too many requests|quota|resource[_ ]exhausted/i;

@@ -21,7 +21,7 @@ import {
   type AttemptResult,
   type RuntimeContext,
 } from "./runtime.ts";
-import type { AuthStore } from "./store.ts";
+import type { AuthStore, Profile } from "./store.ts";
 import { RECORDABLE_REASONS } from "./cooldown.ts";
 
 export interface ProbeOptions {
@@ -83,6 +83,28 @@ function ineligible(code: string, detail: string): string {
   return `${INELIGIBLE_TEXT}\n↳ Auth reason [${code}]: ${detail}`;
 }
 
+/** Human detail for an ineligible profile (line 2 of the 04 §7.1 text); the eligibility hint wins when present. */
+function ineligibleDetail(code: string, p: Profile, hint: string | undefined): string {
+  if (hint) return hint;
+  const what = p.type === "api_key" ? "key" : p.type === "token" ? "token" : "access or refresh token";
+  switch (code) {
+    case "missing_credential":
+      return `the profile has no ${what} (and no ref)`;
+    case "expired":
+      return typeof p.expires === "number" ? `the ${p.type === "oauth" ? "access token expired (no refresh token)" : "token expired"} at ${isoTime(p.expires)}` : "expired";
+    case "invalid_expires":
+      return "expires is not an epoch-milliseconds timestamp";
+    case "relogin_required":
+      return "the refresh token was rejected; log in again";
+    case "provider_mismatch":
+      return `the profile belongs to provider ${p.provider}`;
+    case "mode_mismatch":
+      return "config auth.profiles names another provider or mode for this profile";
+    default:
+      return code;
+  }
+}
+
 function fromAttempt(base: Omit<ProbeResult, "status">, r: AttemptResult): ProbeResult {
   if (r.ok) return { ...base, status: "ok", latencyMs: r.latencyMs, httpStatus: r.httpStatus };
   const out: ProbeResult = { ...base, status: probeStatus(r.failure.reason), reasonCode: r.failure.reason, error: r.failure.message, latencyMs: r.latencyMs };
@@ -136,7 +158,7 @@ async function probeProvider(
       const e = profileEligibility(id, provider, store, rt.config, now(), rt.secretDefaults);
       if (!e.eligible) {
         const code = ["missing_credential", "invalid_expires", "expired", "relogin_required"].includes(e.reasonCode) ? e.reasonCode : "ineligible_profile";
-        results.push(notCalled(base, code, ineligible(code, e.hint ?? e.reasonCode)));
+        results.push(notCalled(base, code, ineligible(code, ineligibleDetail(e.reasonCode, p, e.hint))));
         continue;
       }
       const stats = store.usageStats[id];
@@ -224,7 +246,8 @@ export async function runProbes(
 /** Text table of 04 §7.4: columns Model, Profile, Status; `↳` error lines; footer. */
 export function renderProbeText(report: ProbeReport): string[] {
   const rows = report.results.map((r) => {
-    const status = r.latencyMs !== undefined ? `${r.status} · ${(r.latencyMs / 1000).toFixed(1)}s` : r.status + (r.reasonCode ? ` (${r.reasonCode})` : "");
+    const why = r.reasonCode && r.reasonCode !== r.status ? ` (${r.reasonCode})` : "";
+    const status = r.latencyMs !== undefined ? `${r.status} · ${(r.latencyMs / 1000).toFixed(1)}s` : r.status + why;
     return { cells: [r.model ?? "-", r.profileId ?? r.label, status], error: r.error ? r.error.split("\n")[0] : undefined };
   });
   const head = ["Model", "Profile", "Status"];

@@ -102,18 +102,29 @@ export async function profileCredential(profile: Profile, stats: UsageStats | un
     return { ok: true, cred: { type: profile.type === "token" ? "token" : "api_key", value: r.value } };
   }
   if (ref) return { ok: false, reasonCode: "unresolved_ref", error: ref.error };
-  if (profile.type === "api_key") return { ok: true, cred: { type: "api_key", value: profile.key!.trim() } };
-  if (profile.type === "token") return { ok: true, cred: { type: "token", value: profile.token!.trim() } };
+  // Registered so that a provider error echoing the value is redacted (02 §6).
+  if (profile.type === "api_key") return { ok: true, cred: { type: "api_key", value: registered(profile.key!.trim()) } };
+  if (profile.type === "token") return { ok: true, cred: { type: "token", value: registered(profile.token!.trim()) } };
   const expires = typeof profile.expires === "number" ? profile.expires : 0;
   if (typeof profile.access === "string" && profile.access.trim() && now < expires) {
-    return { ok: true, cred: { type: "oauth", value: profile.access.trim(), accountId: profile.accountId } };
+    return { ok: true, cred: { type: "oauth", value: registered(profile.access.trim()), accountId: profile.accountId } };
   }
   return { ok: false, reasonCode: "expired", error: "the OAuth access token has expired and needs a refresh" };
 }
 
-/** Env credential list of P as attempt credentials (02 §4). */
+function registered(value: string): string {
+  registerSecret(value);
+  return value;
+}
+
+/**
+ * Env credential list of P as attempt credentials (02 §4). Each entry is registered for redaction: the context only
+ * knows whole variable values, and an element of `<BASE>_API_KEYS` is not one.
+ */
 export function envCredentials(providerId: string, rt: RuntimeContext): EnvCredential[] {
-  return envCredentialList(providerId, rt.env.vars).entries;
+  const entries = envCredentialList(providerId, rt.env.vars).entries;
+  for (const e of entries) registerSecret(e.value);
+  return entries;
 }
 
 /** The config (or synthetic local) credential of P, resolved. @returns undefined when P has none */
@@ -127,7 +138,7 @@ export async function configCredentialValue(providerId: string, rt: RuntimeConte
     return { ok: true, cred: { type: "api_key", value: r.value } };
   }
   if (c.kind === "local") return { ok: true, cred: { type: "local", value: c.value! } };
-  return { ok: true, cred: { type: "api_key", value: c.value! } };
+  return { ok: true, cred: { type: "api_key", value: registered(c.value!) } };
 }
 
 export type AttemptResult =
