@@ -167,7 +167,7 @@ async function probeProvider(
         results.push(notCalled(base, w.kind === "disabled" ? "disabled" : "cooldown", `In cooldown (${w.reason}) until ${isoTime(w.until)}; name it with --probe-profile to test it now.`));
         continue;
       }
-      const cred = await profileCredential(p, stats, rt, now());
+      const cred = await profileCredential(p, stats, rt, now(), id);
       if (!cred.ok) {
         results.push(notCalled(base, cred.reasonCode, ineligible(cred.reasonCode, cred.error)));
         continue;

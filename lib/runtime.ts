@@ -21,6 +21,7 @@ import { configCredential } from "./status.ts";
 import { markFailure, markSuccess, mutateStore } from "./store-write.ts";
 import type { Profile, UsageStats } from "./store.ts";
 import { JarvisError } from "./errors.ts";
+import { refreshProfile, type RefreshContext } from "./oauth.ts";
 
 /** What the runtime needs from the start-up context. */
 export interface RuntimeContext {
@@ -84,14 +85,22 @@ function resolveCtx(rt: RuntimeContext) {
   return { env: envRecord(rt.env), home: rt.home, config: rt.config, allowExec: true };
 }
 
-export type CredentialOutcome = { ok: true; cred: AttemptCredential } | { ok: false; reasonCode: string; error: string };
+export type CredentialOutcome =
+  | { ok: true; cred: AttemptCredential }
+  | { ok: false; reasonCode: string; error: string; /** OAuth refresh rejected for good (already marked). */ permanent?: boolean };
 
 /**
  * The credential of a profile at use time (07 §5 step 4): refs resolved (unresolved → `unresolved_ref`, never
  * recorded), expiry checked. Expired OAuth access tokens need a refresh (08 §4), which this build reports as
  * `expired`.
  */
-export async function profileCredential(profile: Profile, stats: UsageStats | undefined, rt: RuntimeContext, now: number): Promise<CredentialOutcome> {
+export async function profileCredential(
+  profile: Profile,
+  stats: UsageStats | undefined,
+  rt: RuntimeContext,
+  now: number,
+  profileId?: string,
+): Promise<CredentialOutcome> {
   const e = credentialEligibility(profile, stats, now, rt.secretDefaults);
   if (!e.eligible) return { ok: false, reasonCode: e.reasonCode, error: e.hint ?? e.reasonCode };
   const ref = profileRef(profile, rt.secretDefaults);
@@ -106,10 +115,33 @@ export async function profileCredential(profile: Profile, stats: UsageStats | un
   if (profile.type === "api_key") return { ok: true, cred: { type: "api_key", value: registered(profile.key!.trim()) } };
   if (profile.type === "token") return { ok: true, cred: { type: "token", value: registered(profile.token!.trim()) } };
   const expires = typeof profile.expires === "number" ? profile.expires : 0;
+  // Refresh (or re-read an external source) 60 s before expiry (08 §4, §5); status still reports expiry at `expires`.
+  if (profileId !== undefined && now >= expires - 60_000) {
+    const r = await refreshProfile(refreshContextOf(rt), profileId, false);
+    if (r.ok && typeof r.profile.access === "string" && r.profile.access.trim()) {
+      return { ok: true, cred: { type: "oauth", value: registered(r.profile.access.trim()), accountId: r.profile.accountId } };
+    }
+    if (!r.ok) return { ok: false, reasonCode: r.permanent ? "relogin_required" : r.reasonCode === "expired" ? "expired" : "refresh_failed", error: r.message, permanent: r.permanent };
+  }
   if (typeof profile.access === "string" && profile.access.trim() && now < expires) {
     return { ok: true, cred: { type: "oauth", value: registered(profile.access.trim()), accountId: profile.accountId } };
   }
   return { ok: false, reasonCode: "expired", error: "the OAuth access token has expired and needs a refresh" };
+}
+
+/** The refresh context (08 §4) of a runtime context. */
+export function refreshContextOf(rt: RuntimeContext): RefreshContext {
+  return { storePath: rt.storePath, config: rt.config, env: envRecord(rt.env), home: rt.home, secretDefaults: rt.secretDefaults, now: Date.now };
+}
+
+/**
+ * Force one refresh of an OAuth profile after an `auth` failure (07 §5 step 6) and return its new credential.
+ * @returns undefined when the refresh did not produce a new token
+ */
+export async function forceRefreshCredential(profileId: string, rt: RuntimeContext): Promise<CredentialOutcome | undefined> {
+  const r = await refreshProfile(refreshContextOf(rt), profileId, true);
+  if (!r.ok || !r.refreshed || typeof r.profile.access !== "string") return undefined;
+  return { ok: true, cred: { type: "oauth", value: registered(r.profile.access.trim()), accountId: r.profile.accountId } };
 }
 
 function registered(value: string): string {
