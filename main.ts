@@ -3,7 +3,7 @@
  */
 import { cac, type CAC } from "cac";
 import pkg from "./package.json" with { type: "json" };
-import { joinCommandWords, rawOption, rawOptionValues } from "./lib/cli.ts";
+import { attachOptionValues, joinCommandWords, rawOption, rawOptionValues } from "./lib/cli.ts";
 import { EXIT, JarvisError } from "./lib/errors.ts";
 import { isLogLevel, log, printJson, setLogLevel } from "./lib/log.ts";
 import { redact } from "./lib/mask.ts";
@@ -16,7 +16,8 @@ import { runAuthList, runAuthRemove, runOrderClear, runOrderGet, runOrderSet, ru
 declare const JARVIS_VERSION: string | undefined;
 declare const JARVIS_TARGET: string | undefined;
 
-const args = process.argv.slice(2);
+/** argv after `attachOptionValues` (set in main before anything reads it). */
+let args = process.argv.slice(2);
 const cli: CAC = cac("jarvis");
 let exitCode: number = EXIT.ok;
 
@@ -187,6 +188,45 @@ for (const name of ["gateway", "gateway run"]) {
     });
 }
 
+// monitor (spec 10 §1); imported on use so that this block stays self-contained.
+const monitorFlags = () => ({
+  notifyCommand: rawOption(args, "notify-command"),
+  ntfy: rawOption(args, "ntfy"),
+  warnWithin: rawOption(args, "warn-within"),
+});
+for (const [name, about] of [
+  ["monitor install", "Install the auth health monitor (systemd user timer, crontab line or Termux widget scripts)"],
+  ["monitor uninstall", "Remove what monitor install created for --systemd, --cron or --termux"],
+] as const) {
+  const c = cli
+    .command(name, about)
+    .option("--systemd", "systemd user timer (every 30 min)")
+    .option("--cron", "user crontab line (every 30 min)")
+    .option("--termux", "Termux:Widget scripts")
+    .option("--dry-run", "Print every file and command; write nothing");
+  if (name === "monitor install") {
+    c.option("--notify-command <cmd>", "Shell command run on alerts (message on stdin)")
+      .option("--ntfy <url>", "ntfy topic URL to POST alerts to")
+      .option("--warn-within <dur>", "Warn window (default 24h; bare number = hours)");
+  }
+  c.action(async (o: { systemd?: boolean; cron?: boolean; termux?: boolean; dryRun?: boolean }) => {
+    const m = await import("./lib/monitor-cmd.ts");
+    const flags = { systemd: o.systemd, cron: o.cron, termux: o.termux, dryRun: o.dryRun, ...monitorFlags() };
+    exitCode = name === "monitor install" ? await m.runMonitorInstall(flags, contextInput()) : await m.runMonitorUninstall(flags, contextInput());
+  });
+}
+
+cli
+  .command("monitor run", "Check auth health once, notify at most once an hour (exit 0 ok, 2 expiring, 1 failed)")
+  .option("--notify-command <cmd>", "Shell command run on alerts (message on stdin)")
+  .option("--ntfy <url>", "ntfy topic URL to POST alerts to")
+  .option("--warn-within <dur>", "Warn window (default 24h; bare number = hours)")
+  .option("--json", "One JSON document on stdout")
+  .action(async (o: { json?: boolean }) => {
+    const { runMonitorRun } = await import("./lib/monitor-cmd.ts");
+    exitCode = await runMonitorRun({ ...monitorFlags(), json: o.json, logLevel: rawOption(args, "log-level") }, contextInput());
+  });
+
 cli.command("help [...command]", "Show help for a command").action((words: string[]) => {
   const name = words.join(" ");
   const cmd = cli.commands.find((c) => c.name === name);
@@ -208,6 +248,14 @@ function wantsJson(): boolean {
 }
 
 async function main(): Promise<number> {
+  const valueOptions = new Set<string>();
+  for (const c of [cli.globalCommand, ...cli.commands]) {
+    for (const o of c.options) {
+      if (o.isBoolean) continue;
+      for (const n of o.rawName.replace(/[<[].*$/, "").split(",")) valueOptions.add(n.trim().replace(/^-+/, ""));
+    }
+  }
+  args = attachOptionValues(args, valueOptions);
   const before = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
   const level = rawOption(args, "log-level");
   if (level !== undefined) {
@@ -218,13 +266,6 @@ async function main(): Promise<number> {
   if (!isHelp && (before.includes("--version") || before.includes("-V"))) {
     process.stdout.write(versionLine() + "\n");
     return EXIT.ok;
-  }
-  const valueOptions = new Set<string>();
-  for (const c of [cli.globalCommand, ...cli.commands]) {
-    for (const o of c.options) {
-      if (o.isBoolean) continue;
-      for (const n of o.rawName.replace(/[<[].*$/, "").split(",")) valueOptions.add(n.trim().replace(/^-+/, ""));
-    }
   }
   const argv = joinCommandWords(args, cli.commands.map((c) => c.name), valueOptions);
   cli.parse([process.argv[0]!, "jarvis", ...argv], { run: false });
@@ -250,7 +291,12 @@ function fail(e: unknown): number {
     return e.exitCode;
   }
   if (e instanceof Error && e.name === "CACError") {
-    process.stderr.write(redact(`${e.message}. Run jarvis --help.`) + "\n");
+    // A group command ("models") with leftover words means the sub-command does not exist.
+    const unused = /^Unused args: (.*)$/.exec(e.message);
+    const msg = unused && cli.matchedCommandName
+      ? `Unknown command "${cli.matchedCommandName} ${unused[1]!.replace(/`/g, "")}". Run jarvis --help.`
+      : `${e.message}. Run jarvis --help.`;
+    process.stderr.write(redact(`error: ${msg}`) + "\n");
     return EXIT.usage;
   }
   const msg = e instanceof Error ? e.message : String(e);

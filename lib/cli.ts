@@ -65,3 +65,25 @@ export function rawOption(args: readonly string[], ...names: string[]): string |
   const v = rawOptionValues(args, names);
   return v.length ? v[v.length - 1] : undefined;
 }
+
+/**
+ * Attach the value of every value option to its flag (`--warn-within -1h` → `--warn-within=-1h`), so a value that
+ * starts with `-` is read as the value (and then rejected by the flag's own validation) instead of as more flags.
+ * Stops at `--`. A value option at the very end stays as is (cac then reports the missing value).
+ */
+export function attachOptionValues(args: readonly string[], valueOptions: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a.startsWith("-") && !a.includes("=") && valueOptions.has(a.replace(/^-+/, "")) && i + 1 < args.length) {
+      out.push(`${a}=${args[++i]}`);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}

@@ -7,6 +7,7 @@ import JSON5 from "json5";
 import { Type, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { JarvisError, errnoCode } from "./errors.ts";
+import { validateSecretsConfig } from "./secrets.ts";
 
 /** The parts of the config jarvis reads. Everything else is kept but untyped. */
 export type ModelSpec = string | { primary?: string; fallbacks?: string[] };
@@ -188,11 +189,13 @@ export function pointerToDotPath(pointer: string): string {
 }
 
 /**
- * Validate the keys jarvis reads (01 §3.1).
+ * Validate the keys jarvis reads (01 §3.1), including the `secrets` block and its limits (06 §3).
  * @returns up to 5 `<dot.path>: <expected …>` lines; empty when valid.
  */
 export function validateConfig(doc: unknown): string[] {
-  if (Value.Check(ConfigSchema, doc)) return [];
+  // The `secrets` block has its own rules and limits (06 §3); its validator speaks the same `dot.path: expected …`.
+  const secretsProblems = validateSecretsConfig((doc as { secrets?: unknown } | null)?.secrets);
+  if (Value.Check(ConfigSchema, doc)) return secretsProblems.slice(0, 5);
   const lines: string[] = [];
   const seen = new Set<string>();
   for (const err of Value.Errors(ConfigSchema, doc)) {
@@ -204,7 +207,7 @@ export function validateConfig(doc: unknown): string[] {
     lines.push(`${where}: ${expected}`);
     if (lines.length >= 5) break;
   }
-  return lines;
+  return [...lines, ...secretsProblems].slice(0, 5);
 }
 
 /**

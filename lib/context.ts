@@ -8,7 +8,8 @@ import { loadConfig, substituteConfig, type JarvisConfig, type LoadedConfig } fr
 import { loadEffectiveEnv, type EffectiveEnv } from "./env.ts";
 import { registerSecret } from "./mask.ts";
 import { displayPath, resolvePaths, type EnvSnapshot, type ResolvedPaths } from "./paths.ts";
-import { isCredentialEnvName } from "./providers.ts";
+import { splitKeyList } from "./env-keys.ts";
+import { isCredentialEnvName, isKeyListEnvName } from "./providers.ts";
 import type { SecretRefDefaults } from "./secret-ref.ts";
 
 export interface Context {
@@ -56,7 +57,11 @@ export function loadContext(input: ContextInput): Context {
   });
   for (const [name, e] of env.vars) {
     if (e.origin !== "process") process.env[name] = e.value;
-    if (isCredentialEnvName(name)) registerSecret(e.value);
+    if (isCredentialEnvName(name)) {
+      registerSecret(e.value);
+      // A rotation list is used one element at a time, so each element is a secret of its own.
+      if (isKeyListEnvName(name)) for (const item of splitKeyList(e.value)) registerSecret(item);
+    }
   }
   const secretDefaults = secretDefaultsOf(loaded.raw);
   const config = substituteConfig(

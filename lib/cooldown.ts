@@ -3,6 +3,7 @@
  * transitions behind `markFailure` / `markSuccess` (03 §5).
  */
 import type { JarvisConfig } from "./config.ts";
+import { normalizeAuthProviderId } from "./providers.ts";
 import type { UsageStats } from "./store.ts";
 
 export interface CooldownSettings {
@@ -19,13 +20,23 @@ const MIN = 60_000;
 
 const positive = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : d);
 
-/** Settings from config `auth.cooldowns`; values that are not finite > 0 fall back to the defaults (01 §3.1). */
+/**
+ * Settings from config `auth.cooldowns`; values that are not finite > 0 fall back to the defaults (01 §3.1).
+ * `billingBackoffHoursByProvider` keys are stored normalised: like every provider-keyed map, the first key whose
+ * normalised form equals the provider wins (02 §3).
+ */
 export function cooldownSettings(config: JarvisConfig): CooldownSettings {
   const c = (config.auth?.cooldowns ?? {}) as Record<string, unknown>;
   const byProvider: Record<string, number> = {};
   const raw = c.billingBackoffHoursByProvider;
   if (raw && typeof raw === "object") {
-    for (const [p, v] of Object.entries(raw)) if (typeof v === "number" && Number.isFinite(v) && v > 0) byProvider[p] = v;
+    const seen = new Set<string>();
+    for (const [p, v] of Object.entries(raw)) {
+      const id = normalizeAuthProviderId(p);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (typeof v === "number" && Number.isFinite(v) && v > 0) byProvider[id] = v;
+    }
   }
   return {
     billingBackoffHours: positive(c.billingBackoffHours, 5),

@@ -77,7 +77,8 @@ export function configEnvVars(envBlock: unknown): Record<string, string> {
   const block = envBlock as Record<string, unknown>;
   const take = (rawName: string, value: unknown) => {
     const name = rawName.trim();
-    if (!NAME.test(name) || isDangerousEnvName(name) || name in out) return;
+    // Object.hasOwn, not `in`: names like `toString` must not collide with Object.prototype.
+    if (!NAME.test(name) || isDangerousEnvName(name) || Object.hasOwn(out, name)) return;
     if (typeof value !== "string" || value.trim() === "" || value.includes("${")) return;
     out[name] = value;
   };
@@ -157,10 +158,11 @@ function pickShell(env: EnvSnapshot): string {
  * @throws Error with a reason (timeout, output cap, exit code) — the caller turns it into a warning
  */
 export function readLoginShellEnv(env: EnvSnapshot, home: string, timeoutMs: number): Record<string, string> {
+  // The child gets the current env minus every dangerous name — PATH included: a login shell builds its own PATH
+  // from its profile files, and an inherited one could point `env` at anything (02 §1.2).
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !isDangerousEnvName(k)) childEnv[k] = v;
   childEnv.HOME = home;
-  if (env.PATH) childEnv.PATH = env.PATH;
   const res = spawnSync(pickShell(env), ["-l", "-c", "env -0"], {
     env: childEnv,
     timeout: timeoutMs,
@@ -209,12 +211,14 @@ export function loadEffectiveEnv(input: EnvLoadInput): EffectiveEnv {
   applyEnvSource(vars, "config-env", configEnvVars(input.configEnv), warnings, "jarvis.json env");
 
   const shellCfg = (input.configEnv as { shellEnv?: { enabled?: unknown; timeoutMs?: unknown } } | undefined)?.shellEnv;
-  const enabled = isTruthy(input.processEnv.JARVIS_LOAD_SHELL_ENV) || shellCfg?.enabled === true;
+  // The switch and its timeout are read from the effective env of sources 1–4, so a daemon can enable the import
+  // from ~/.jarvis/.env like any other setting.
+  const enabled = isTruthy(vars.get("JARVIS_LOAD_SHELL_ENV")?.value) || shellCfg?.enabled === true;
   const shellEnvFallback = { enabled, appliedKeys: [] as string[] };
   const expected = [...catalogEnvVarNames(), "JARVIS_GATEWAY_TOKEN"];
   if (enabled && expected.some((n) => !vars.has(n))) {
     const cfgTimeout = typeof shellCfg?.timeoutMs === "number" && shellCfg.timeoutMs > 0 ? shellCfg.timeoutMs : undefined;
-    const envTimeout = Number(input.processEnv.JARVIS_SHELL_ENV_TIMEOUT_MS);
+    const envTimeout = Number(vars.get("JARVIS_SHELL_ENV_TIMEOUT_MS")?.value);
     const timeoutMs = cfgTimeout ?? (Number.isFinite(envTimeout) && envTimeout > 0 ? envTimeout : 15_000);
     try {
       const shellVars = readLoginShellEnv(input.processEnv, input.home, timeoutMs);

@@ -9,12 +9,13 @@ import { parseDuration } from "./duration.ts";
 import { JarvisError, UsageError } from "./errors.ts";
 import { printJson, printLine, log } from "./log.ts";
 import { resolveSecretRefs } from "./secrets.ts";
-import { computeStatus, refsToResolve, type StatusReport } from "./status.ts";
+import { computeStatus, configCredential, refsToResolve, type StatusReport } from "./status.ts";
 import { renderStatusText } from "./status-text.ts";
-import { loadStore } from "./store.ts";
+import { loadStore, storeSecretValues } from "./store.ts";
+import { registerSecret } from "./mask.ts";
 import { envRecord } from "./env.ts";
 import { renderProbeText, runProbes, type ProbeOptions, type ProbeReport } from "./probe.ts";
-import { normalizeProviderId } from "./providers.ts";
+import { normalizeAuthProviderId, normalizeProviderId } from "./providers.ts";
 import type { Context } from "./context.ts";
 import type { AuthStore } from "./store.ts";
 
@@ -70,6 +71,7 @@ export async function runModelsStatus(flags: StatusFlags, ctxInput: ContextInput
     config: ctx.config,
     allowExec: Boolean(flags.resolveExec || flags.check),
   });
+  registerLoadedSecrets(ctx, store, resolved.values());
   const report: StatusReport = computeStatus({
     configPath: ctx.paths.configPath,
     agentId: ctx.agent.agentId,
@@ -101,6 +103,20 @@ export async function runModelsStatus(flags: StatusFlags, ctxInput: ContextInput
   }
   if (!flags.check) return 0;
   return report.check!.exitCode;
+}
+
+/**
+ * Register every credential this run loaded (store profiles, config plaintext keys, resolved refs) with the redactor,
+ * so no printed line can carry one whole (02 §6, D9). Env credentials are registered by `loadContext`.
+ */
+function registerLoadedSecrets(ctx: Context, store: AuthStore, resolved: Iterable<{ ok: boolean; value?: string }>): void {
+  for (const v of storeSecretValues(store)) registerSecret(v);
+  // Only plaintext config keys: markers (`OPENAI_API_KEY`, `ollama-local`, …) are names that must stay readable.
+  for (const key of Object.keys(ctx.config.models?.providers ?? {})) {
+    const cred = configCredential(normalizeAuthProviderId(key), ctx.config, ctx.env.vars, ctx.secretDefaults);
+    if (cred?.kind === "plaintext") registerSecret(cred.value);
+  }
+  for (const r of resolved) if (r.ok && r.value) registerSecret(r.value);
 }
 
 function positiveInt(raw: string | undefined, flag: string, fallback: number, message?: string): number {

@@ -143,7 +143,8 @@ export function configCredential(
       const v = apiKey.trim();
       if (v === "secretref-managed") return { kind: "marker", display: markerDisplay(v), present: false };
       if (v === "ollama-local" || v === "custom-local") return { kind: "local", display: markerDisplay(v), present: true, value: v };
-      if (catalogEnvVarNames().includes(v) || /^[A-Z][A-Z0-9_]*_(API_KEY|TOKEN)$/.test(v)) {
+      // Only catalog names are markers (02 §4.2); any other string is a plaintext key.
+      if (catalogEnvVarNames().includes(v)) {
         const ev = envVars.get(v)?.value;
         return { kind: "marker", display: markerDisplay(v), present: ev !== undefined, value: ev };
       }
@@ -218,28 +219,27 @@ export function profileHealth(
   if (ref) {
     if ("ref" in ref) {
       const r = input.refs.get(refKey(ref.ref));
-      if (r && !r.ok && !r.skipped) return { ...h, status: "unresolved", reasonCode: "unresolved_ref", ref: ref.ref };
+      if (r && !r.ok && !r.skipped) return inFieldOrder({ ...h, status: "unresolved", reasonCode: "unresolved_ref", ref: ref.ref });
     } else {
-      return { ...h, status: "unresolved", reasonCode: "unresolved_ref" };
+      return inFieldOrder({ ...h, status: "unresolved", reasonCode: "unresolved_ref" });
     }
   }
   const hasRef = ref !== undefined;
   const blank = (v: unknown) => typeof v !== "string" || v.trim() === "";
   if (p.type === "api_key") {
-    return !blank(p.key) || hasRef ? h : { ...h, status: "missing", reasonCode: "missing_credential" };
+    return inFieldOrder(!blank(p.key) || hasRef ? h : { ...h, status: "missing", reasonCode: "missing_credential" });
   }
-  if (p.type === "token" && blank(p.token) && !hasRef) return { ...h, status: "missing", reasonCode: "missing_credential" };
-  if (p.type === "oauth" && blank(p.access) && blank(p.refresh)) return { ...h, status: "missing", reasonCode: "missing_credential" };
+  if (p.type === "token" && blank(p.token) && !hasRef) return inFieldOrder({ ...h, status: "missing", reasonCode: "missing_credential" });
+  if (p.type === "oauth" && blank(p.access) && blank(p.refresh)) return inFieldOrder({ ...h, status: "missing", reasonCode: "missing_credential" });
   if (p.type === "oauth" && p.external) h.external = p.external.source;
   const e = expiryState(p.expires, input.now);
   if (e.state === "invalid_expires" || (p.type === "oauth" && e.state === "none")) {
     const out: ProfileHealth = { ...h, status: "missing", reasonCode: "invalid_expires" };
     if (e.hint) out.hint = e.hint;
     out.fix = fixFor(id, p, provider, "missing", false, false);
-    if (!out.fix) delete out.fix;
-    return out;
+    return inFieldOrder(out);
   }
-  if (e.state === "none") return h;
+  if (e.state === "none") return inFieldOrder(h);
   const expiresAt = p.expires as number;
   const remainingMs = expiresAt - input.now;
   const relogin = p.type === "oauth" && stats?.needsRelogin !== undefined;
@@ -258,9 +258,20 @@ export function profileHealth(
   if (relogin && out.status === "expired") out.needsRelogin = true;
   const fix = fixFor(id, p, provider, out.status, relogin, refreshable);
   if (fix) out.fix = fix;
-  // Key order of the spec example: source and label last.
-  const { source, label, ...rest } = out;
-  return { ...rest, source, label } as ProfileHealth;
+  return inFieldOrder(out);
+}
+
+// Field order of `auth.oauth.profiles[]` in 04 §5.4; `--json` prints keys in insertion order.
+const HEALTH_FIELDS: ReadonlyArray<keyof ProfileHealth> = [
+  "profileId", "provider", "type", "status", "reasonCode", "hint", "expiresAt", "remainingMs", "refreshable",
+  "needsRelogin", "external", "ref", "fix", "source", "label",
+];
+
+/** Copy of `h` with its defined fields in the documented order. */
+function inFieldOrder(h: ProfileHealth): ProfileHealth {
+  const out: Record<string, unknown> = {};
+  for (const k of HEALTH_FIELDS) if (h[k] !== undefined) out[k] = h[k];
+  return out as unknown as ProfileHealth;
 }
 
 function profileLabel(
@@ -286,6 +297,11 @@ function profileLabel(
   return label;
 }
 
+/** Normalised provider of an invalid entry, or "" when it has none. */
+function invalidProvider(i: AuthStore["invalid"][number]): string {
+  return i.provider ? normalizeAuthProviderId(i.provider) : "";
+}
+
 /** The full report (04 §5.3) and, with `check`, the verdict of 04 §6. */
 export function computeStatus(input: StatusInput): StatusReport {
   const { config, store, now } = input;
@@ -294,14 +310,16 @@ export function computeStatus(input: StatusInput): StatusReport {
     const r = resolveModelRef(raw, config, chain);
     return r ? refString(r) : raw;
   };
-  const inUse = providersInUse(config, chain);
+  // Auth lookups use the auth normalisation (02 §3: `volcengine-plan` → `volcengine`), so a model ref and the
+  // profiles of the same provider meet under one id.
+  const inUse = [...new Set(providersInUse(config, chain).map(normalizeAuthProviderId))].sort(cmp);
   const envVars = input.env.vars;
 
   // Providers listed (04 §2).
   const listed = new Set<string>();
   for (const p of Object.values(store.profiles)) listed.add(normalizeAuthProviderId(p.provider));
   for (const k of Object.keys(config.models?.providers ?? {})) listed.add(normalizeAuthProviderId(k));
-  for (const r of allModelRefs(config, chain)) listed.add(r.provider);
+  for (const r of allModelRefs(config, chain)) listed.add(normalizeAuthProviderId(r.provider));
   const envLists = new Map<string, EnvCredentialList>();
   const envListOf = (p: string) => {
     let l = envLists.get(p);
@@ -365,11 +383,10 @@ export function computeStatus(input: StatusInput): StatusReport {
     }
     if (cfgCred) {
       const key = findProviderKey(config.models?.providers, pid);
+      // 04 §5.4 names the apiKey field as the source even for a synthetic local key (it stands in for that field).
       report.config = {
         value: cfgCred.display,
-        source: cfgCred.kind === "local" && key !== undefined && config.models?.providers?.[key]?.apiKey === undefined
-          ? `jarvis.json: models.providers.${key}`
-          : `jarvis.json: models.providers.${key ?? pid}.apiKey`,
+        source: `jarvis.json: models.providers.${key ?? pid}.apiKey`,
         shadowed: effective.kind === "profiles" || effective.kind === "env",
       };
       const refOutcome = cfgCred.ref ? input.refs.get(refKey(cfgCred.ref)) : undefined;
@@ -446,9 +463,10 @@ export function computeStatus(input: StatusInput): StatusReport {
   unusable.sort((a, b) => a.remainingMs - b.remainingMs || cmp(a.profileId, b.profileId));
 
   const profilesHealth = [...health.values()].sort((a, b) => cmp(a.provider, b.provider) || cmp(a.profileId, b.profileId));
+  // Sorted by provider id, then profile id (04 §5.4); an entry without a usable provider sorts first.
   const invalidProfiles = [...store.invalid]
-    .map((i) => ({ profileId: i.profileId, reason: i.reason, detail: i.detail }))
-    .sort((a, b) => cmp(a.profileId, b.profileId));
+    .sort((a, b) => cmp(invalidProvider(a), invalidProvider(b)) || cmp(a.profileId, b.profileId))
+    .map((i) => ({ profileId: i.profileId, reason: i.reason, detail: i.detail }));
 
   const report: StatusReport = {
     configPath: input.configPath,

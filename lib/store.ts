@@ -47,6 +47,8 @@ export interface InvalidProfile {
   profileId: string;
   reason: "non_object" | "invalid_type" | "missing_provider" | "invalid_field" | "oauth_with_ref" | "invalid_id";
   detail: string;
+  /** The entry's `provider` when it is a non-blank string (for sorting reports; not printed). */
+  provider?: string;
 }
 
 export interface StoreWarning {
@@ -111,9 +113,10 @@ const SCHEMAS: Record<CredentialType, TSchema> = {
 
 const TYPE_ALIASES: Record<string, CredentialType> = { apiKey: "api_key", "api-key": "api_key", apikey: "api_key" };
 
+/** Any SecretRef-shaped value (a ref object or an exact `${NAME}` string) anywhere inside `v` (D14). */
 function containsRef(v: unknown, depth = 0): boolean {
-  if (depth > 8 || !v || typeof v !== "object") return false;
   if (isSecretRefShaped(v)) return true;
+  if (depth > 8 || !v || typeof v !== "object") return false;
   return Object.values(v).some((x) => containsRef(x, depth + 1));
 }
 
@@ -125,7 +128,11 @@ export function validateProfileEntry(
   id: string,
   entry: unknown,
 ): { profile: Profile; aliases: string[] } | { invalid: InvalidProfile } {
-  const bad = (reason: InvalidProfile["reason"], detail: string) => ({ invalid: { profileId: id, reason, detail } });
+  const rawProvider = entry && typeof entry === "object" ? (entry as { provider?: unknown }).provider : undefined;
+  const provider = typeof rawProvider === "string" && rawProvider.trim() !== "" ? rawProvider : undefined;
+  const bad = (reason: InvalidProfile["reason"], detail: string) => ({
+    invalid: { profileId: id, reason, detail, ...(provider !== undefined ? { provider } : {}) },
+  });
   if (!isValidProfileId(id)) return bad("invalid_id", `profile id ${JSON.stringify(id)} breaks the id rule (1-128 chars, no whitespace, "/" or control characters)`);
   if (!entry || typeof entry !== "object" || Array.isArray(entry)) return bad("non_object", "entry is not an object");
   const src = entry as Record<string, unknown>;
@@ -281,6 +288,23 @@ export function parseStoreText(text: string, path: string): AuthStore {
     );
   }
   return interpretStore(doc, path);
+}
+
+const SECRET_FIELDS = ["key", "token", "access", "refresh", "idToken"] as const;
+
+/**
+ * Every plaintext credential held by the store's valid profiles, for the redactor (02 §6: every credential value
+ * loaded in this process is masked wherever it would be printed).
+ */
+export function storeSecretValues(store: AuthStore): string[] {
+  const out: string[] = [];
+  for (const p of Object.values(store.profiles)) {
+    for (const f of SECRET_FIELDS) {
+      const v = p[f];
+      if (typeof v === "string" && v.trim() !== "") out.push(v.trim());
+    }
+  }
+  return out;
 }
 
 /** An empty store for a missing file. */
