@@ -66,8 +66,10 @@ export function disableMs(c: number, reason: "billing" | "auth_permanent", provi
 
 /** Latest end of the cooldown/disable windows (finite values > 0), or undefined. Ended windows are included. */
 export function unusableUntil(s: UsageStats | undefined): number | undefined {
-  const vals = [s?.cooldownUntil, s?.disabledUntil].filter((v): v is number => typeof v === "number" && Number.isFinite(v) && v > 0);
-  return vals.length ? Math.max(...vals) : undefined;
+  const ok = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
+  const a = ok(s?.cooldownUntil) ? s!.cooldownUntil! : undefined;
+  const b = ok(s?.disabledUntil) ? s!.disabledUntil! : undefined;
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
 /** Providers that never cool down (D19). */

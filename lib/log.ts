@@ -2,8 +2,9 @@
  * Output channels (spec README "Cross-cutting rules", D25): data on stdout, logs on stderr through consola with a
  * reporter that redacts every line (02 §6). `--json` documents are printed with `printJson`.
  */
-import { createConsola, type LogObject } from "consola";
-import { formatWithOptions } from "node:util";
+// consola/core: the full entry imports node:util's formatter eagerly (tens of ms in a one-shot CLI); the prompt
+// implementation is loaded only when a prompt is shown.
+import { createConsola, type LogObject } from "consola/core";
 import { redact } from "./mask.ts";
 
 export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug";
@@ -17,15 +18,30 @@ export const log = createConsola({
   level: LEVELS.info,
   stdout: process.stderr,
   stderr: process.stderr,
+  prompt: (async (message: string, opts: unknown) => {
+    const { consola } = await import("consola");
+    return consola.prompt(message, opts as never);
+  }) as never,
   reporters: [
     {
       log: (obj: LogObject) => {
-        const text = formatWithOptions({ colors: false }, ...(obj.args as unknown[]));
+        const text = (obj.args as unknown[]).map(formatArg).join(" ");
         process.stderr.write(redact(`${PREFIX[obj.type] ?? ""}${text}`) + "\n");
       },
     },
   ],
 });
+
+// Plain formatting of log arguments: node:util's formatter costs tens of ms to load in a one-shot CLI.
+function formatArg(a: unknown): string {
+  if (typeof a === "string") return a;
+  if (a instanceof Error) return a.message;
+  try {
+    return JSON.stringify(a) ?? String(a);
+  } catch {
+    return String(a);
+  }
+}
 
 /** Apply `--log-level`. */
 export function setLogLevel(name: LogLevelName): void {

@@ -20,9 +20,23 @@ export interface ResolvedOrder {
 
 const TYPE_RANK: Record<CredentialType, number> = { oauth: 0, token: 1, api_key: 2 };
 
-/** Store profile ids whose provider normalises to P, in file order. */
+// Provider → profile ids of a loaded store, built once per store object (status and probes ask per provider).
+const byProviderCache = new WeakMap<AuthStore["profiles"], Map<string, string[]>>();
+
+/** Store profile ids whose provider normalises to P, in file order. The result must not be modified. */
 export function storeProfileIds(store: AuthStore, providerId: string): string[] {
-  return Object.keys(store.profiles).filter((id) => normalizeAuthProviderId(store.profiles[id]!.provider) === providerId);
+  let index = byProviderCache.get(store.profiles);
+  if (!index) {
+    index = new Map();
+    for (const [id, p] of Object.entries(store.profiles)) {
+      const key = normalizeAuthProviderId(p.provider);
+      const list = index.get(key);
+      if (list) list.push(id);
+      else index.set(key, [id]);
+    }
+    byProviderCache.set(store.profiles, index);
+  }
+  return index.get(providerId) ?? [];
 }
 
 /**
