@@ -361,11 +361,15 @@ export async function runAuthRemove(rawId: string, flags: { yes?: boolean }, inp
       return 0;
     }
   }
-  const { wrote: storeWrote } = await mutateStore(ctx.agent.storePath, (doc) => {
-    if (!doc) return { doc: undefined, result: false };
-    const changed = removeProfile(doc, id);
-    return { doc: changed ? doc : undefined, result: changed };
-  });
+  // A config-only entry touches no store: no lock file, no directories (05 §5).
+  const inStore = store.doc !== null && removeProfile(structuredClone(store.doc) as Record<string, any>, id);
+  const { wrote: storeWrote } = inStore
+    ? await mutateStore(ctx.agent.storePath, (doc) => {
+        if (!doc) return { doc: undefined, result: false };
+        const changed = removeProfile(doc, id);
+        return { doc: changed ? doc : undefined, result: changed };
+      })
+    : { wrote: false };
   let cfgChange = { removedEntry: false, orderProviders: [] as string[] };
   await editConfig(
     ctx.paths.configPath,
@@ -410,22 +414,32 @@ export async function runOrderGet(flags: { provider?: string; json?: boolean }, 
 }
 
 /**
+ * Every id must exist in the store and belong to `provider` (05 §9).
+ * @throws JarvisError not_found / provider_mismatch
+ */
+function checkOrderIds(store: AuthStore | null, storePath: string, ids: string[], provider: string): void {
+  for (const id of ids) {
+    const p = store?.profiles[id];
+    if (!p) throw new JarvisError("not_found", `Auth profile "${id}" not found in ${storePath}.`);
+    const other = normalizeAuthProviderId(p.provider);
+    if (other !== provider) throw new JarvisError("provider_mismatch", `Auth profile "${id}" is for ${other}, not ${provider}.`);
+  }
+}
+
+/**
  * `models auth order set` (05 §9): every id must exist in the store and belong to the provider; nothing is written
  * otherwise.
  */
 export async function runOrderSet(rawIds: string[], flags: { provider?: string }, input: ContextInput, now = Date.now()): Promise<number> {
   const provider = providerFlag(flags.provider);
-  const ids = cleanIds(rawIds.flatMap((s) => s.split(",")));
+  // Positional ids only: a comma is legal inside a profile id (03 §1), so it is not a separator.
+  const ids = cleanIds(rawIds);
   if (ids.length === 0) throw new UsageError("Missing profile ids. Provide one or more profile ids.");
   const ctx = loadContext(input);
-  writableStore(ctx);
+  // Checked before taking the lock too, so a refused set creates no lock file and no directories (05 §9).
+  checkOrderIds(writableStore(ctx), ctx.agent.storePath, ids, provider);
   const { result: finalIds } = await mutateStore(ctx.agent.storePath, (doc, store) => {
-    for (const id of ids) {
-      const p = store?.profiles[id];
-      if (!p) throw new JarvisError("not_found", `Auth profile "${id}" not found in ${ctx.agent.storePath}.`);
-      const other = normalizeAuthProviderId(p.provider);
-      if (other !== provider) throw new JarvisError("provider_mismatch", `Auth profile "${id}" is for ${other}, not ${provider}.`);
-    }
+    checkOrderIds(store, ctx.agent.storePath, ids, provider);
     for (const id of ids) {
       const e = profileEligibility(id, provider, store!, ctx.config, now, ctx.secretDefaults);
       if (!e.eligible) log.warn(`${id} is currently not usable: ${e.reasonCode}`);

@@ -4,6 +4,7 @@
  * already in canonical form (comments and JSON5 syntax are not preserved).
  */
 import fs from "node:fs";
+import { isDeepStrictEqual } from "node:util";
 import JSON5 from "json5";
 import { atomicWriteFile, serializeJson, updateJsonFile } from "./atomic.ts";
 import { parseConfigText } from "./config.ts";
@@ -26,7 +27,8 @@ export async function editConfig(configPath: string, change: (doc: Doc) => boole
     parseBaseline: (text) => JSON5.parse(text),
     mutate: ({ text, doc }) => {
       const next = structuredClone(doc);
-      if (!change(next)) return { doc: undefined, result: undefined };
+      // Deep-equal (e.g. only key order differs) counts as unchanged: no backup, no write (01 §4 rule 2).
+      if (!change(next) || isDeepStrictEqual(next, doc)) return { doc: undefined, result: undefined };
       if (text !== null && text !== serializeJson(doc)) {
         // The canonical rewrite loses comments/formatting: keep the original bytes first (01 §4 rule 4).
         atomicWriteFile(`${configPath}.bak`, text);

@@ -97,9 +97,10 @@ export async function promptSecret(question: string): Promise<string> {
   const stdin = process.stdin;
   const err = process.stderr;
   const input = new MaskedInput();
-  err.write(`${question}: `);
-  process.stdout.write("\x1b[?2004h");
+  // Echo off before the question shows: a user (or a test) who types as soon as it appears is never echoed.
   stdin.setRawMode(true);
+  process.stdout.write("\x1b[?2004h");
+  err.write(`${question}: `);
   stdin.resume();
   stdin.setEncoding("utf8");
   const redraw = () => err.write(`\r\x1b[K${question}: (${[...input.value.replace(/\n/g, "")].length} chars)`);
@@ -109,6 +110,7 @@ export async function promptSecret(question: string): Promise<string> {
       const finish = (outcome: "done" | "cancel") => {
         if (timer) clearTimeout(timer);
         stdin.off("data", onData);
+        stdin.off("end", onEnd);
         if (outcome === "cancel") reject(new CancelledError());
         else resolve(input.value);
       };
@@ -119,7 +121,10 @@ export async function promptSecret(question: string): Promise<string> {
         if (r !== "more") return finish(r);
         if (input.pendingNewline) timer = setTimeout(() => finish("done"), PASTE_GAP_MS);
       };
+      // The terminal went away: end input like Ctrl+D (never hang, never exit 0 with nothing stored).
+      const onEnd = () => finish("done");
       stdin.on("data", onData);
+      stdin.on("end", onEnd);
     });
   } finally {
     stdin.setRawMode(false);
@@ -135,21 +140,29 @@ export async function promptSecret(question: string): Promise<string> {
  */
 export async function confirm(question: string, defaultYes: boolean): Promise<boolean> {
   const stdin = process.stdin;
-  process.stderr.write(`${question} `);
   stdin.setRawMode(true);
+  process.stderr.write(`${question} `);
   stdin.resume();
   stdin.setEncoding("utf8");
   try {
     return await new Promise<boolean>((resolve, reject) => {
       let answer = "";
+      const stop = () => {
+        stdin.off("data", onData);
+        stdin.off("end", onEnd);
+      };
+      const onEnd = () => {
+        stop();
+        reject(new CancelledError());
+      };
       const onData = (chunk: string) => {
         for (const ch of chunk) {
           if (ch === "\x03" || ch === "\x04") {
-            stdin.off("data", onData);
+            stop();
             return reject(new CancelledError());
           }
           if (ch === "\r" || ch === "\n") {
-            stdin.off("data", onData);
+            stop();
             const a = answer.trim().toLowerCase();
             return resolve(a === "" ? defaultYes : a === "y" || a === "yes");
           }
@@ -159,6 +172,7 @@ export async function confirm(question: string, defaultYes: boolean): Promise<bo
         }
       };
       stdin.on("data", onData);
+      stdin.on("end", onEnd);
     });
   } finally {
     stdin.setRawMode(false);

@@ -294,3 +294,98 @@ export function guardSecrets(sb: Sandbox, secrets: readonly (string | RegExp)[] 
   };
   return sb;
 }
+
+/** A running dist/jarvis that a test talks to while it runs (see `startJarvis`). */
+export interface LiveJarvis {
+  proc: ReturnType<typeof Bun.spawn>;
+  /** Everything shown so far: stderr for a piped run; the whole terminal (stdout + stderr) under a pty. */
+  output(): string;
+  /** stdout so far (piped runs; "" under a pty, where it is part of `output`). */
+  stdout(): string;
+  /**
+   * Wait until `re` matches `output()` at or after offset `from` (default 0).
+   * @throws when the process exits first or `timeoutMs` (default 10 s) passes
+   */
+  waitFor(re: RegExp, opts?: { from?: number; timeoutMs?: number }): Promise<RegExpExecArray>;
+  /** Type into stdin (the terminal under a pty). */
+  write(text: string): Promise<void>;
+  /** Exit code of jarvis (under a pty: of `script -e`, which passes jarvis's code on). */
+  exited: Promise<number>;
+  /** Everything shown, once the process has exited and its output is drained. */
+  finished(): Promise<{ code: number; output: string; stdout: string }>;
+}
+
+/**
+ * Start dist/jarvis with exactly `env` and keep it running: with `pty: true` under a real pseudo-terminal
+ * (util-linux `script -qfec … /dev/null`, stdin and stdout are TTYs), else with piped stdout/stderr and stdin
+ * closed (`stdin: "ignore"`) or open (`"pipe"`). Killed by `killLiveJarvis()` if still running.
+ */
+export function startJarvis(args: string[], opts: { env: Record<string, string | undefined>; pty?: boolean; stdin?: "ignore" | "pipe"; cwd?: string }): LiveJarvis {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
+  const proc = opts.pty
+    ? Bun.spawn(["script", "-qfec", [JARVIS, ...args].map(shellQuote).join(" "), "/dev/null"], { env: { TERM: "xterm", ...env }, cwd: opts.cwd ?? "/", stdin: "pipe", stdout: "pipe", stderr: "pipe" })
+    : Bun.spawn([JARVIS, ...args], { env, cwd: opts.cwd ?? "/", stdin: opts.stdin ?? "ignore", stdout: "pipe", stderr: "pipe" });
+  live.add(proc);
+  let out = "";
+  let std = "";
+  const waiters = new Set<() => void>();
+  const pump = async (stream: ReadableStream<Uint8Array>, into: (s: string) => void) => {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) {
+      into(dec.decode(chunk, { stream: true }));
+      for (const w of waiters) w();
+    }
+  };
+  const drained = Promise.all([
+    pump(proc.stdout as ReadableStream<Uint8Array>, (s) => (opts.pty ? (out += s) : (std += s))),
+    pump(proc.stderr as ReadableStream<Uint8Array>, (s) => (out += s)),
+  ]);
+  const exited = proc.exited.then(async (code) => {
+    await drained;
+    live.delete(proc);
+    for (const w of waiters) w();
+    return code;
+  });
+  return {
+    proc,
+    output: () => out,
+    stdout: () => std,
+    exited,
+    finished: async () => ({ code: await exited, output: out, stdout: std }),
+    async write(text) {
+      const sink = proc.stdin as import("bun").FileSink;
+      sink.write(text);
+      await sink.flush();
+    },
+    waitFor(re, o = {}) {
+      const timeoutMs = o.timeoutMs ?? 10_000;
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = re.exec(out.slice(o.from ?? 0));
+          if (m) return done(() => resolve(m));
+          if (proc.exitCode !== null && !live.has(proc)) done(() => reject(new Error(`jarvis exited (${proc.exitCode}) before showing ${re}; output:\n${out}`)));
+        };
+        const timer = setTimeout(() => done(() => reject(new Error(`no ${re} within ${timeoutMs} ms; output:\n${out}`))), timeoutMs);
+        const done = (f: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          f();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+const live = new Set<ReturnType<typeof Bun.spawn>>();
+
+/** SIGKILL every `startJarvis` process that is still running (call from afterEach / afterAll). */
+export async function killLiveJarvis(): Promise<void> {
+  for (const p of [...live]) {
+    if (p.exitCode === null) p.kill("SIGKILL");
+    await p.exited;
+  }
+  live.clear();
+}
