@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { errnoCode } from "./errors.ts";
-import { ensurePrivateDir, withFileLock, type LockTiming } from "./lock.ts";
+import { ensurePrivateDir, isPidAlive, withFileLock, type LockTiming } from "./lock.ts";
 
 /** The on-disk JSON form of every jarvis-written JSON file (03 §4 step 3): 2-space indent plus a trailing newline. */
 export function serializeJson(doc: unknown): string {
@@ -123,6 +123,7 @@ export async function updateJsonFile<T, R>(
   return withFileLock(
     targetPath,
     async () => {
+      removeDeadTempFiles(targetPath);
       const text = readIfExists(targetPath);
       const { doc, result } = opts.mutate(opts.read(text));
       if (doc === undefined) return { result, wrote: false };
@@ -154,5 +155,32 @@ function isUnchanged(oldText: string, nextText: string, parse: (text: string) =>
     return isDeepStrictEqual(parse(oldText), JSON.parse(nextText));
   } catch {
     return false;
+  }
+}
+
+/**
+ * Remove `<target>.<pid>.<hex>.tmp` files left by writers that were killed mid-write (their pid is dead). Runs under
+ * the target's lock, so no live writer of this target can own such a file; never fails the write.
+ */
+export function removeDeadTempFiles(targetPath: string): void {
+  const dir = path.dirname(targetPath);
+  const base = path.basename(targetPath);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`) || !name.endsWith(".tmp")) continue;
+    const m = /^\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(base.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || isPidAlive(pid)) continue;
+    try {
+      fs.unlinkSync(path.join(dir, name));
+    } catch {
+      // another process cleaned it up first
+    }
   }
 }

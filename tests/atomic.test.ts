@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { atomicWriteFile, serializeJson, updateJsonFile } from "../lib/atomic.ts";
+import { atomicWriteFile, removeDeadTempFiles, serializeJson, updateJsonFile } from "../lib/atomic.ts";
 import { JarvisError } from "../lib/errors.ts";
 import type { LockTiming } from "../lib/lock.ts";
 
@@ -281,4 +281,34 @@ await updateJsonFile(file, {
     expect(mode(target)).toBe(0o600);
     expect(fs.readdirSync(dir).sort()).toEqual(["add-key.ts", "auth-profiles.json"]);
   }, 20_000);
+});
+
+describe("removeDeadTempFiles", () => {
+  test("removes temp files of dead writers only, next to the target", async () => {
+    const dir = freshDir();
+    const target = path.join(dir, "auth-profiles.json");
+    // A pid that is certainly dead: a child that has already exited.
+    const child = Bun.spawn(["/bin/true"]);
+    await child.exited;
+    const dead = path.join(dir, `auth-profiles.json.${child.pid}.0123abcd.tmp`);
+    const mine = path.join(dir, `auth-profiles.json.${process.pid}.89abcdef.tmp`);
+    const other = path.join(dir, `other.json.${child.pid}.0123abcd.tmp`);
+    const odd = path.join(dir, `auth-profiles.json.notapid.tmp`);
+    for (const f of [dead, mine, other, odd]) fs.writeFileSync(f, "{");
+    removeDeadTempFiles(target);
+    expect(fs.existsSync(dead)).toBe(false);
+    expect([mine, other, odd].map((f) => fs.existsSync(f))).toEqual([true, true, true]);
+  });
+
+  test("updateJsonFile cleans up a dead writer's temp file while it holds the lock", async () => {
+    const dir = freshDir();
+    const target = path.join(dir, "store.json");
+    const child = Bun.spawn(["/bin/true"]);
+    await child.exited;
+    const leftover = path.join(dir, `store.json.${child.pid}.deadbeef.tmp`);
+    fs.writeFileSync(leftover, '{"half":');
+    await updateJsonFile(target, { label: "test", timing: FAST, read: readJson, mutate: (d) => ({ doc: { ...d, a: 1 }, result: undefined }) });
+    expect(fs.existsSync(leftover)).toBe(false);
+    expect(JSON.parse(fs.readFileSync(target, "utf8"))).toEqual({ a: 1 });
+  });
 });
