@@ -11,6 +11,7 @@ import { runModelsStatus } from "./lib/status-cmd.ts";
 import { runSecretsAudit } from "./lib/audit-cmd.ts";
 import { runGateway } from "./lib/gateway.ts";
 import { runImport, runLogin, runRefresh } from "./lib/oauth-cmd.ts";
+import { runAuthAdd } from "./lib/auth-add.ts";
 import { runAuthList, runAuthRemove, runOrderClear, runOrderGet, runOrderSet, runPasteToken, runSetupToken } from "./lib/auth-cmd.ts";
 
 declare const JARVIS_VERSION: string | undefined;
@@ -74,6 +75,13 @@ cli
   .option("--agent <id>", "Agent id")
   .action(async (o: { json?: boolean }) => {
     exitCode = await runAuthList({ provider: rawOption(args, "provider"), json: o.json }, contextInput());
+  });
+
+cli
+  .command("models auth add", "Add a credential interactively (TTY only)")
+  .option("--agent <id>", "Agent id")
+  .action(async () => {
+    exitCode = await runAuthAdd(contextInput());
   });
 
 cli
@@ -225,6 +233,52 @@ cli
   .action(async (o: { json?: boolean }) => {
     const { runMonitorRun } = await import("./lib/monitor-cmd.ts");
     exitCode = await runMonitorRun({ ...monitorFlags(), json: o.json, logLevel: rawOption(args, "log-level") }, contextInput());
+  });
+
+cli
+  .command("doctor", "Diagnose auth, config and file problems; --fix repairs what it can")
+  .option("--fix", "Apply the automatic repairs (backups are kept)")
+  .option("--repair", "Same as --fix")
+  .option("--json", "One JSON document on stdout")
+  .option("--non-interactive", "Accepted for compatibility (doctor never prompts)")
+  .option("--yes", "Accepted for compatibility (doctor never prompts)")
+  .option("--skip-exec", "Do not run exec secret providers")
+  .option("--agent <id>", "Agent id")
+  .action(async (o: { fix?: boolean; repair?: boolean; json?: boolean; skipExec?: boolean }) => {
+    const { runDoctor } = await import("./lib/doctor-cmd.ts");
+    exitCode = await runDoctor({ fix: o.fix || o.repair, json: o.json, skipExec: o.skipExec }, contextInput());
+  });
+
+cli
+  .command("onboard", "First-run setup: store a credential so that jarvis (and a daemon) can use it")
+  .option("--non-interactive", "No prompts; inputs from flags, stdin (-) and the env")
+  .option("--auth-choice <c>", "anthropic-api-key | setup-token | token | openai-api-key | gemini-api-key | … | skip")
+  .option("--anthropic-api-key [key]", "Anthropic API key (- = stdin)")
+  .option("--openai-api-key [key]", "OpenAI API key (- = stdin)")
+  .option("--gemini-api-key [key]", "Gemini API key (- = stdin)")
+  .option("--openrouter-api-key [key]", "OpenRouter API key (- = stdin)")
+  .option("--groq-api-key [key]", "Groq API key (- = stdin)")
+  .option("--xai-api-key [key]", "xAI API key (- = stdin)")
+  .option("--mistral-api-key [key]", "Mistral API key (- = stdin)")
+  .option("--together-api-key [key]", "Together API key (- = stdin)")
+  .option("--deepseek-api-key [key]", "DeepSeek API key (- = stdin)")
+  .option("--token [t]", "Token for setup-token / token (- = stdin)")
+  .option("--token-provider <id>", "Provider of --auth-choice token")
+  .option("--token-profile-id <id>", "Profile id of the token")
+  .option("--token-expires-in <dur>", "Token lifetime (bare number = days)")
+  .option("--secret-input-mode <mode>", "plaintext | ref")
+  .option("--store <where>", "profile | env")
+  .option("--set-default", "Make the provider's default model the default")
+  .option("--custom-base-url <url>", "Custom endpoint base URL")
+  .option("--custom-model-id <id>", "Custom endpoint model id")
+  .option("--custom-provider-id <id>", "Custom provider id (default custom-<host>)")
+  .option("--custom-compatibility <api>", "openai | anthropic")
+  .option("--custom-api-key [key]", "Custom endpoint API key (- = stdin)")
+  .option("--json", "One JSON document on stdout")
+  .option("--agent <id>", "Agent id")
+  .action(async () => {
+    const { onboardFlags, runOnboard } = await import("./lib/onboard.ts");
+    exitCode = await runOnboard(onboardFlags(args), contextInput());
   });
 
 cli.command("help [...command]", "Show help for a command").action((words: string[]) => {
