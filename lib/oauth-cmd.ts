@@ -7,8 +7,9 @@ import { loadContext, type Context, type ContextInput } from "./context.ts";
 import { editConfig, setDefaultModel, upsertConfigProfile } from "./config-edit.ts";
 import { short } from "./duration.ts";
 import { envRecord } from "./env.ts";
-import { CancelledError, JarvisError, UsageError } from "./errors.ts";
+import { CancelledError, errnoCode, JarvisError, UsageError } from "./errors.ts";
 import { log, printJson, printLine } from "./log.ts";
+import { redact } from "./mask.ts";
 import { authorizeUrl, externalName, externalPath, oauthSettings, parsePastedRedirect, pkce, postTokenForm, readExternalFile, refreshProfile, tokensFromResponse, type OAuthSettings, type RefreshContext } from "./oauth.ts";
 import { confirm, isInteractive } from "./prompt.ts";
 import { catalogEntry, normalizeAuthProviderId } from "./providers.ts";
@@ -16,10 +17,14 @@ import { mutateStore, upsertProfile, type Credential } from "./store-write.ts";
 import { loadStore, isValidProfileId, type Profile } from "./store.ts";
 import { providerFlag, profileIdFlag } from "./auth-cmd.ts";
 
-/** Overall login limit (08 §2 step 6); `JARVIS_OAUTH_LOGIN_TIMEOUT_MS` shortens it for tests. */
+/**
+ * Overall login limit in ms (08 §2 step 6): 300 000. Test hook `JARVIS_OAUTH_LOGIN_TIMEOUT_MS` (a positive integer)
+ * can only shorten it; anything else is ignored.
+ */
 function loginTimeoutMs(): number {
-  const v = Number(process.env.JARVIS_OAUTH_LOGIN_TIMEOUT_MS);
-  return Number.isInteger(v) && v > 0 ? v : 300_000;
+  const raw = process.env.JARVIS_OAUTH_LOGIN_TIMEOUT_MS?.trim() ?? "";
+  const v = /^\d+$/.test(raw) ? Number(raw) : 0;
+  return v > 0 ? Math.min(v, 300_000) : 300_000;
 }
 
 function refreshCtx(ctx: Context): RefreshContext {
@@ -62,16 +67,19 @@ function openBrowser(url: string): void {
 const DONE_PAGE = "<!doctype html><meta charset=utf-8><title>jarvis</title><p>jarvis: login complete. You can close this tab.</p>";
 
 /**
- * Wait for the authorization code: loopback callback racing a pasted redirect (08 §2 step 5).
+ * Wait for the authorization code (08 §2 steps 3–6): start the loopback callback listener, `announce` the URL, then
+ * race the callback against a pasted redirect (TTY only). The loser is cancelled: listeners stopped, prompt closed.
  * @throws JarvisError login_denied / login_timeout / callback_unavailable; CancelledError on Ctrl+C
  */
-async function waitForCode(s: OAuthSettings, state: string): Promise<string> {
+async function waitForCode(s: OAuthSettings, state: string, announce: () => void): Promise<string> {
+  const interactive = isInteractive();
   const servers: Array<{ stop: (force?: boolean) => void }> = [];
   let settle!: (r: { code?: string; error?: Error }) => void;
   const result = new Promise<{ code?: string; error?: Error }>((r) => (settle = r));
+  const callbackPath = new URL(s.redirectUri).pathname;
   const fetchHandler = (req: Request): Response => {
     const u = new URL(req.url);
-    if (u.pathname !== new URL(s.redirectUri).pathname) return new Response("Not found", { status: 404 });
+    if (u.pathname !== callbackPath) return new Response("Not found", { status: 404 });
     const err = u.searchParams.get("error");
     if (err) {
       settle({ error: new JarvisError("login_denied", `Authorization was denied: ${err}`) });
@@ -83,43 +91,40 @@ async function waitForCode(s: OAuthSettings, state: string): Promise<string> {
     settle({ code });
     return new Response(DONE_PAGE, { headers: { "content-type": "text/html; charset=utf-8" } });
   };
-  let listening = false;
   for (const hostname of ["127.0.0.1", "::1"]) {
     try {
       servers.push(Bun.serve({ hostname, port: s.callbackPort, fetch: fetchHandler }));
-      if (hostname === "127.0.0.1") listening = true;
     } catch (e) {
-      if (hostname === "127.0.0.1") {
-        const code = (e as { code?: string }).code ?? "EADDRINUSE";
-        if (!isInteractive()) {
-          throw new JarvisError("callback_unavailable", `Cannot listen on 127.0.0.1:${s.callbackPort} (${code}); paste the redirect URL instead — this needs a terminal.`);
-        }
-        log.warn(`Cannot listen on 127.0.0.1:${s.callbackPort} (${code}); paste the redirect URL instead.`);
-      }
+      // [::1] is best effort (no IPv6 loopback is fine); 127.0.0.1 is the documented listener.
+      if (hostname !== "127.0.0.1") continue;
+      const msg = `Cannot listen on 127.0.0.1:${s.callbackPort} (${errnoCode(e) ?? "EADDRINUSE"}); paste the redirect URL instead.`;
+      if (!interactive) throw new JarvisError("callback_unavailable", `${msg} Pasting needs a terminal (stdin and stdout); run the login in one, or free the port.`);
+      log.warn(msg);
     }
-  }
-  void listening;
-  let rl: readline.Interface | undefined;
-  if (isInteractive()) {
-    rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    rl.on("SIGINT", () => settle({ error: new CancelledError() }));
-    rl.on("close", () => settle({ error: new CancelledError() }));
-    const ask = () =>
-      rl!.question("Or paste the redirect URL (or code#state) here: ", (answer) => {
-        const r = parsePastedRedirect(answer, state);
-        if ("code" in r) settle({ code: r.code });
-        else {
-          log.warn(r.error);
-          ask();
-        }
-      });
-    ask();
   }
   const limit = loginTimeoutMs();
   const timer = setTimeout(() => settle({ error: new JarvisError("login_timeout", `Login timed out after ${Math.round(limit / 1000)}s.`) }), limit);
   const onSig = () => settle({ error: new CancelledError() });
   process.once("SIGINT", onSig);
+  let rl: readline.Interface | undefined;
   try {
+    announce();
+    if (interactive) {
+      rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      rl.on("SIGINT", onSig);
+      rl.on("close", onSig);
+      const ask = () =>
+        rl!.question("Or paste the redirect URL (or code#state) here: ", (answer) => {
+          if (!answer.trim()) return ask();
+          const r = parsePastedRedirect(answer, state);
+          if ("code" in r) settle({ code: r.code });
+          else {
+            log.warn(r.error);
+            ask();
+          }
+        });
+      ask();
+    }
     const r = await result;
     if (r.error) throw r.error;
     return r.code!;
@@ -155,11 +160,11 @@ export async function runLogin(flags: LoginFlags, input: ContextInput): Promise<
   if (flags.profileId !== undefined) await checkReplace(ctx, flags.profileId.trim(), Boolean(flags.force));
   const p = pkce();
   const url = authorizeUrl(settings, p);
-  const codePromise = waitForCode(settings, p.state);
-  log.info("Open this URL to log in:");
-  log.info(url);
-  if (!flags.noBrowser) openBrowser(url);
-  const code = await codePromise;
+  const code = await waitForCode(settings, p.state, () => {
+    log.info("Open this URL to log in:");
+    log.info(url);
+    if (!flags.noBrowser) openBrowser(url);
+  });
   const form: Record<string, string> = { grant_type: "authorization_code", client_id: settings.clientId, code, code_verifier: p.verifier, redirect_uri: settings.redirectUri };
   if (settings.clientSecret) form.client_secret = settings.clientSecret;
   const res = await postTokenForm(settings.tokenUrl, form, 15_000);
@@ -167,7 +172,9 @@ export async function runLogin(flags: LoginFlags, input: ContextInput): Promise<
   const body = (res as { body: unknown }).body;
   if (res.status < 200 || res.status >= 300) {
     const b = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-    throw new JarvisError("token_exchange_failed", `Token exchange failed: HTTP ${res.status} ${String(b.error ?? "")}: ${String(b.error_description ?? "")}`.trim());
+    const error = typeof b.error === "string" ? b.error : typeof body === "string" && body.trim() ? body.trim().slice(0, 200) : "error";
+    const detail = typeof b.error_description === "string" && b.error_description ? `: ${b.error_description}` : "";
+    throw new JarvisError("token_exchange_failed", redact(`Token exchange failed: HTTP ${res.status} ${error}${detail}`));
   }
   const tokens = tokensFromResponse(body, Date.now(), settings.accountClaim);
   if (!tokens.refresh) log.warn("no refresh token issued; you will need to log in again when it expires");
@@ -225,19 +232,14 @@ export async function runRefresh(flags: { profileId?: string; provider?: string;
     if (r.ok) {
       const exp = typeof r.profile.expires === "number" ? r.profile.expires : undefined;
       results.push({ profileId: id, provider: prov, ok: true, ...(exp !== undefined ? { expiresAt: exp } : {}) });
-      const what = r.source === "external" ? `updated from ${externalName(prof.external!.source)}` : "refreshed";
+      const name = prof.external ? externalName(prof.external.source) : "";
+      const what = r.source !== "external" ? "refreshed" : r.refreshed ? `updated from ${name}` : `up to date with ${name}`;
       lines.push(`${id}: ${what}${exp !== undefined ? `, expires in ${short(exp - now)}` : ""}`);
-    } else if (prof.external && typeof prof.expires === "number" && now < prof.expires) {
-      results.push({ profileId: id, provider: prov, ok: true, expiresAt: prof.expires });
-      lines.push(`${id}: updated from ${externalName(prof.external.source)}, expires in ${short(prof.expires - now)}`);
     } else {
       const relogin = r.reasonCode === "relogin_required";
       results.push({ profileId: id, provider: prov, ok: false, error: r.message, ...(relogin ? { needsRelogin: true } : {}) });
-      const reason = r.message.replace(/\.? Log in again: .*$/, "").replace(/\.$/, "");
-      const fix = prof.external
-        ? `open ${externalName(prof.external.source)} so it renews its login, then jarvis models auth import --from ${prof.external.source}`
-        : `jarvis models auth login --provider ${prov} --profile-id ${id}`;
-      lines.push(`${id}: failed — ${reason}. Fix: ${fix}`);
+      const reason = r.detail ?? r.message.replace(/\.? Log in again: .*$/, "").replace(/\.$/, "");
+      lines.push(`${id}: failed — ${reason}. Fix: ${r.fix ?? `jarvis models auth login --provider ${prov} --profile-id ${id}`}`);
     }
   }
   if (flags.json) printJson({ results });
@@ -265,7 +267,10 @@ export async function runImport(flags: { from?: string; profileId?: string }, in
   }
   await mutateStore(ctx.agent.storePath, (doc) => ({ doc: upsertProfile(doc, id, cred).doc, result: undefined }));
   await editConfig(ctx.paths.configPath, (doc) => upsertConfigProfile(doc, id, { provider: cred.provider, mode: cred.type, email: cred.email }), ctx.show);
-  const exp = read.kind === "oauth" ? (read.expires > now ? `expires in ${short(read.expires - now)}` : `expired ${short(now - read.expires)} ago`) : "API key";
-  printLine(`Imported ${id} from ${file} (${exp}; jarvis will re-read this file instead of refreshing).`);
+  if (read.kind === "api_key") printLine(`Imported ${id} from ${file} (API key, stored as a copy).`);
+  else {
+    const exp = read.expires > now ? `expires in ${short(read.expires - now)}` : `expired ${short(now - read.expires)} ago`;
+    printLine(`Imported ${id} from ${file} (${exp}; jarvis will re-read this file instead of refreshing).`);
+  }
   return 0;
 }

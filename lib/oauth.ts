@@ -7,8 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { ofetch } from "ofetch";
 import type { JarvisConfig } from "./config.ts";
-import { withFileLock, lockTimingFromEnv, type LockTiming } from "./lock.ts";
-import { JarvisError } from "./errors.ts";
+import { isLockStale, lockTimingFromEnv, parseLockContent, withFileLock, type LockHandle, type LockTiming } from "./lock.ts";
+import { errnoCode, JarvisError } from "./errors.ts";
+import { log } from "./log.ts";
 import { expiryState } from "./eligibility.ts";
 import { registerSecret, redact } from "./mask.ts";
 import { normalizeSecret } from "./normalize.ts";
@@ -270,19 +271,81 @@ export function refreshLockTarget(storePath: string, profileId: string): string 
 
 export type RefreshOutcome =
   | { ok: true; profile: Profile; refreshed: boolean; source: "token_endpoint" | "other_process" | "external" }
-  | { ok: false; permanent: boolean; reasonCode: string; message: string };
+  | {
+      ok: false;
+      permanent: boolean;
+      reasonCode: string;
+      message: string;
+      /** For external profiles: what went wrong and what to do, separately (05 §6 `failed — <reason>. Fix: <fix>`). */
+      detail?: string;
+      fix?: string;
+    };
 
 const inFlight = new Map<string, Promise<RefreshOutcome>>();
 
+/**
+ * Permanent refresh failure (08 §4 table): HTTP 400/401 with `error` = `invalid_grant`, or any response whose code or
+ * message mentions `refresh_token_reused`, `already been used` or `revoked`.
+ * @returns the needsRelogin reason: `refresh_token_reused` when that text appears anywhere, else the OAuth `error`
+ */
 function isPermanent(status: number, body: unknown): { reason: string } | undefined {
   const text = typeof body === "string" ? body : JSON.stringify(body ?? "");
   const err = body && typeof body === "object" ? (body as Record<string, unknown>).error : undefined;
   const code = typeof err === "string" ? err : err && typeof err === "object" ? String((err as Record<string, unknown>).code ?? (err as Record<string, unknown>).type ?? "") : "";
-  if (/refresh_token_reused/.test(text)) return { reason: "refresh_token_reused" };
-  if (((status === 400 || status === 401) && code === "invalid_grant") || /already been used|revoked/i.test(text)) {
-    return { reason: code === "invalid_grant" ? "invalid_grant" : /revoked/i.test(text) ? "revoked" : "invalid_grant" };
+  if (!((status === 400 || status === 401) && code === "invalid_grant") && !/refresh_token_reused|already been used|revoked/i.test(text)) return undefined;
+  return { reason: /refresh_token_reused/i.test(text) ? "refresh_token_reused" : code || "invalid_grant" };
+}
+
+const lockText = (h: { pid: number; createdAt: number }) => `${JSON.stringify({ pid: h.pid, createdAt: h.createdAt })}\n`;
+
+/**
+ * 08 §4 step 4: before writing, make sure the refresh lock still holds our `{pid, createdAt}`; if another process
+ * took it over (it judged us stale), take it again — waiting for a live holder up to the lock wait — so our write
+ * does not interleave with its refresh. The tokens are written either way (the old refresh token is spent).
+ * @returns a lock we re-created and must release ourselves, or undefined (still ours, or not regained in time)
+ */
+async function holdRefreshLock(h: LockHandle, timing: LockTiming): Promise<LockHandle | undefined> {
+  const read = () => {
+    try {
+      return fs.readFileSync(h.lockPath, "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  if (read() === lockText(h)) return undefined;
+  log.warn(`the OAuth refresh lock ${h.lockPath} was taken over during the refresh; taking it again before storing the new tokens`);
+  const deadline = Date.now() + timing.waitMs;
+  for (let attempt = 0; ; attempt++) {
+    const again: LockHandle = { ...h, createdAt: Date.now() };
+    try {
+      fs.writeFileSync(h.lockPath, lockText(again), { flag: "wx", mode: 0o600 });
+      return again;
+    } catch (e) {
+      if (errnoCode(e) !== "EEXIST") return undefined;
+    }
+    const seen = read();
+    if (seen === undefined) continue;
+    let mtimeMs = 0;
+    try {
+      mtimeMs = fs.statSync(h.lockPath).mtimeMs;
+    } catch {
+      continue;
+    }
+    if (isLockStale({ ...parseLockContent(seen), mtimeMs }, Date.now(), timing.staleMs)) {
+      if (read() === seen) fs.rmSync(h.lockPath, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) return undefined;
+    await Bun.sleep(Math.min(1000, 25 * 2 ** attempt) * (1 + Math.random()));
   }
-  return undefined;
+}
+
+function releaseOwn(h: LockHandle): void {
+  try {
+    if (fs.readFileSync(h.lockPath, "utf8") === lockText(h)) fs.unlinkSync(h.lockPath);
+  } catch {
+    // gone: nothing to release
+  }
 }
 
 export interface RefreshContext {
@@ -318,7 +381,7 @@ async function doRefresh(ctx: RefreshContext, profileId: string, force: boolean)
   try {
     return await withFileLock(
       refreshLockTarget(ctx.storePath, profileId),
-      async () => {
+      async (handle) => {
         const cur = fresh();
         if (!cur || cur.type !== "oauth") return { ok: false, permanent: false, reasonCode: "profile_missing", message: `Auth profile "${profileId}" is gone.` };
         const expires = typeof cur.expires === "number" ? cur.expires : 0;
@@ -332,10 +395,15 @@ async function doRefresh(ctx: RefreshContext, profileId: string, force: boolean)
         const res = await postTokenForm(settings.tokenUrl, form, timing.timeoutMs);
         if (res.status >= 200 && res.status < 300) {
           const tokens = tokensFromResponse((res as { body: unknown }).body, ctx.now(), settings.accountClaim);
-          await mutateStore(ctx.storePath, (doc) => {
-            if (!doc || !updateOAuth(doc, profileId, tokens)) return { doc: undefined, result: undefined };
-            return { doc, result: undefined };
-          });
+          const regained = await holdRefreshLock(handle, timing.lock);
+          try {
+            await mutateStore(ctx.storePath, (doc) => {
+              if (!doc || !updateOAuth(doc, profileId, tokens)) return { doc: undefined, result: undefined };
+              return { doc, result: undefined };
+            });
+          } finally {
+            if (regained) releaseOwn(regained);
+          }
           return { ok: true, profile: fresh() ?? cur, refreshed: true, source: "token_endpoint" };
         }
         const perm = res.status !== 0 ? isPermanent(res.status, (res as { body: unknown }).body) : undefined;
@@ -380,29 +448,29 @@ export function externalName(source: string): string {
 }
 
 /**
- * Re-read an external profile's source (08 §5) at most once per 60 s per profile per process; update the store when
- * the source has a later expiry.
+ * Re-read an external profile's source (08 §5), at most once per 60 s per profile per process; update the store when
+ * the source has a later expiry. A source that was not renewed is fine while the stored token is still valid.
  */
 async function reReadExternal(ctx: RefreshContext, profileId: string, profile: Profile): Promise<RefreshOutcome> {
   const ext = profile.external!;
-  const key = `${ctx.storePath}\0${profileId}`;
-  const last = lastExternalRead.get(key) ?? 0;
-  const stale: RefreshOutcome = {
-    ok: false,
-    permanent: false,
-    reasonCode: "expired",
-    message: `open ${externalName(ext.source)} so it renews its login, then retry (jarvis never refreshes another CLI's credentials)`,
+  const name = externalName(ext.source);
+  const curExp = typeof profile.expires === "number" ? profile.expires : 0;
+  const unchanged = (why: string): RefreshOutcome => {
+    if (ctx.now() < curExp) return { ok: true, profile, refreshed: false, source: "external" };
+    const fix = `open ${name} so it renews its login, then retry (jarvis never refreshes another CLI's credentials)`;
+    return { ok: false, permanent: false, reasonCode: "expired", message: `${why}; ${fix}`, detail: why, fix };
   };
-  if (ctx.now() - last < 60_000) return stale;
+  const key = `${ctx.storePath}\0${profileId}`;
+  if (ctx.now() - (lastExternalRead.get(key) ?? -Infinity) < 60_000) return unchanged(`the ${name} login of ${profileId} has expired (re-read less than a minute ago)`);
   lastExternalRead.set(key, ctx.now());
   let read: ExternalCredential;
   try {
     read = readExternalFile(ext.source as "claude-code" | "codex", ext.path, ctx.now());
-  } catch {
-    return stale;
+  } catch (e) {
+    return unchanged(`cannot re-read ${ext.path}: ${e instanceof JarvisError ? e.message.replace(/\.$/, "") : String(e)}`);
   }
-  const curExp = typeof profile.expires === "number" ? profile.expires : 0;
-  if (read.kind !== "oauth" || read.expires <= curExp) return stale;
+  if (read.kind !== "oauth") return unchanged(`${ext.path} no longer holds OAuth tokens`);
+  if (read.expires <= curExp) return unchanged(`the ${name} login in ${ext.path} has expired and was not renewed`);
   const r = read;
   await mutateStore(ctx.storePath, (doc) => {
     if (!doc || !updateOAuth(doc, profileId, { access: r.access, expires: r.expires, accountId: r.accountId, email: r.email })) return { doc: undefined, result: undefined };

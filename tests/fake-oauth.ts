@@ -2,6 +2,8 @@
  * A fake OAuth authorization server on loopback for tests: `/authorize` records the PKCE challenge and redirects
  * with a code (the test plays the browser), `/token` checks the verifier, state-bound code and redirect URI, issues
  * access tokens (JWTs with `exp` and `email`) with `expires_in` in seconds, and rejects a reused refresh token.
+ * A refresh request whose client goes away while `delayMs` runs (e.g. a SIGKILLed jarvis) is dropped without
+ * spending its refresh token, as if it never reached the server.
  */
 import { createHash, randomBytes } from "node:crypto";
 
@@ -17,6 +19,14 @@ export interface FakeOAuth {
   delayMs: number;
   /** Issue `expires_in` of this many seconds. */
   expiresIn: number;
+  /** `exp` claim of issued access tokens, seconds from now (default: `expiresIn`). */
+  jwtExpIn?: number;
+  /** Leave `expires_in` out of token responses (jarvis must fall back to the JWT `exp`). */
+  omitExpiresIn: boolean;
+  /** Every token pair issued, with the epoch ms it was issued at. */
+  issued: Array<{ at: number; access: string; refresh: string; expiresIn: number; jwtExp: number }>;
+  /** Refresh requests dropped because their client disconnected during `delayMs`. */
+  abandoned: number;
   /** Make the next token responses fail with this status/body. */
   failWith?: { status: number; body: unknown };
   /** Issue a refresh token pair directly (seeding a store). */
@@ -41,6 +51,9 @@ export function startFakeOAuth(opts: { email?: string; accountId?: string } = {}
     validRefresh: new Set(),
     delayMs: 0,
     expiresIn: 3600,
+    omitExpiresIn: false,
+    issued: [],
+    abandoned: 0,
     issueRefresh() {
       const r = `rt-TESTFAKE-${randomBytes(12).toString("hex")}`;
       fake.validRefresh.add(r);
@@ -49,12 +62,16 @@ export function startFakeOAuth(opts: { email?: string; accountId?: string } = {}
     stop: () => server.stop(true),
   };
   const tokens = () => {
-    const now = Math.floor(Date.now() / 1000);
-    const access = fakeJwt({ exp: now + fake.expiresIn, email: opts.email ?? "me@example.com", jti: randomBytes(8).toString("hex") });
+    const at = Date.now();
+    const jwtExp = Math.floor(at / 1000) + (fake.jwtExpIn ?? fake.expiresIn);
+    const access = fakeJwt({ exp: jwtExp, email: opts.email ?? "me@example.com", jti: randomBytes(8).toString("hex") });
     const refresh = fake.issueRefresh();
+    fake.issued.push({ at, access, refresh, expiresIn: fake.expiresIn, jwtExp });
     const idClaims: Record<string, unknown> = { email: opts.email ?? "me@example.com" };
     if (opts.accountId) idClaims["https://api.openai.com/auth"] = { chatgpt_account_id: opts.accountId };
-    return { access_token: access, refresh_token: refresh, expires_in: fake.expiresIn, token_type: "Bearer", id_token: fakeJwt(idClaims) };
+    const body: Record<string, unknown> = { access_token: access, refresh_token: refresh, token_type: "Bearer", id_token: fakeJwt(idClaims) };
+    if (!fake.omitExpiresIn) body.expires_in = fake.expiresIn;
+    return body;
   };
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -74,6 +91,10 @@ export function startFakeOAuth(opts: { email?: string; accountId?: string } = {}
         const form = Object.fromEntries(new URLSearchParams(await req.text()));
         fake.tokenRequests.push(form);
         if (fake.delayMs) await Bun.sleep(fake.delayMs);
+        if (req.signal.aborted) {
+          fake.abandoned++;
+          return new Response(null, { status: 499 });
+        }
         if (fake.failWith) return Response.json(fake.failWith.body, { status: fake.failWith.status });
         if (form.grant_type === "authorization_code") {
           const c = codes.get(form.code ?? "");
@@ -99,4 +120,16 @@ export function startFakeOAuth(opts: { email?: string; accountId?: string } = {}
   fake.authorizeUrl = `${fake.url}/authorize`;
   fake.tokenUrl = `${fake.url}/token`;
   return fake;
+}
+
+/**
+ * Play the browser for the first half of a login: open jarvis's authorize URL at the fake (which records the PKCE
+ * challenge) without following the redirect.
+ * @returns the redirect URL (jarvis's callback with `code` and `state`)
+ */
+export async function authorizeRedirect(authorizeUrl: string): Promise<string> {
+  const res = await fetch(authorizeUrl, { redirect: "manual" });
+  const location = res.headers.get("location");
+  if (res.status !== 302 || !location) throw new Error(`fake /authorize answered ${res.status} without a redirect`);
+  return location;
 }
