@@ -196,6 +196,8 @@ export async function promptText(question: string, defaultValue = ""): Promise<s
   } catch {
     throw new CancelledError();
   }
+  // With `cancel: "reject"` a cancel throws above; Enter on an empty field gives no string: take the default.
+  if (answer === undefined || answer === null) return defaultValue;
   if (typeof answer !== "string") throw new CancelledError();
   return answer.trim() || defaultValue;
 }
@@ -208,6 +210,20 @@ export async function promptSelect(question: string, options: string[]): Promise
   try {
     const answer = await log.prompt(question, { type: "select", options, cancel: "reject" });
     return String(answer);
+  } catch {
+    throw new CancelledError();
+  }
+}
+
+/**
+ * Yes/no through consola's confirm prompt (`cancel: "reject"`), for wizards that already use consola prompts:
+ * mixing the raw-mode `confirm` with consola's readline-based prompts loses keystrokes.
+ * @throws CancelledError on Ctrl+C
+ */
+export async function promptConfirm(question: string, defaultYes: boolean): Promise<boolean> {
+  try {
+    const answer = await log.prompt(question, { type: "confirm", initial: defaultYes, cancel: "reject" });
+    return answer === undefined || answer === null ? defaultYes : Boolean(answer);
   } catch {
     throw new CancelledError();
   }

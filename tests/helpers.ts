@@ -143,11 +143,20 @@ function shellQuote(s: string): string {
  */
 export async function runPty(
   args: string[],
-  opts: { env: Record<string, string | undefined>; cwd?: string; steps?: PtyStep[]; timeoutMs?: number; redirect?: string },
+  opts: {
+    env: Record<string, string | undefined>;
+    cwd?: string;
+    steps?: PtyStep[];
+    timeoutMs?: number;
+    redirect?: string;
+    /** Give the pty a real size (`stty cols/rows`); a 0×0 pty makes full-screen prompts wrap every character. */
+    size?: { cols: number; rows: number };
+  },
 ): Promise<PtyResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
-  const cmd = [JARVIS, ...args].map(shellQuote).join(" ") + (opts.redirect ? ` ${opts.redirect}` : "");
+  const stty = opts.size ? `stty cols ${opts.size.cols} rows ${opts.size.rows} 2>/dev/null; ` : "";
+  const cmd = stty + [JARVIS, ...args].map(shellQuote).join(" ") + (opts.redirect ? ` ${opts.redirect}` : "");
   const proc = Bun.spawn(["script", "-qfec", cmd, "/dev/null"], {
     env: { TERM: "xterm", ...env },
     cwd: opts.cwd ?? "/",
