@@ -9,7 +9,7 @@ import { JarvisError, UsageError } from "./errors.ts";
 import { log } from "./log.ts";
 import { oauthProviderIds } from "./oauth.ts";
 import { runImport, runLogin } from "./oauth-cmd.ts";
-import { isInteractive, promptConfirm, promptSelect, promptText } from "./prompt.ts";
+import { confirm, isInteractive, promptSelect, promptText } from "./prompt.ts";
 import { CATALOG, normalizeProviderId } from "./providers.ts";
 import { isValidProfileId } from "./store.ts";
 
@@ -51,7 +51,7 @@ export async function runAuthAdd(input: ContextInput): Promise<number> {
   if (method === "OAuth login") return runLogin({ provider, profileId }, input);
   if (method === "setup-token") return runSetupToken({ provider, profileId }, input);
   let expiresIn: string | undefined;
-  if (!isKey && (await promptConfirm("Does it expire? [y/N]", false))) {
+  if (!isKey && (await confirm("Does it expire? [y/N]", false))) {
     for (;;) {
       expiresIn = await promptText("Expires in", "365d");
       try {

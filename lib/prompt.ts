@@ -182,24 +182,49 @@ export async function confirm(question: string, defaultYes: boolean): Promise<bo
 }
 
 /**
- * Ask for a line of visible text (ids, durations) with a default shown in brackets.
- * @throws CancelledError on Ctrl+C (exit 130)
+ * Ask for a line of visible text (ids, durations) with a default shown in brackets; Enter on an empty line takes
+ * the default. A raw-mode line reader like `confirm`: consola's text prompt loses keystrokes when it follows
+ * another prompt on the same stdin.
+ * @throws CancelledError on Ctrl+C or EOF (exit 130)
  */
 export async function promptText(question: string, defaultValue = ""): Promise<string> {
-  let answer: unknown;
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  process.stderr.write(defaultValue ? `${question} [${defaultValue}]: ` : `${question}: `);
+  stdin.resume();
+  stdin.setEncoding("utf8");
   try {
-    answer = await log.prompt(defaultValue ? `${question} [${defaultValue}]` : question, {
-      type: "text",
-      placeholder: defaultValue,
-      cancel: "reject",
+    return await new Promise<string>((resolve, reject) => {
+      let answer = "";
+      const done = (f: () => void) => {
+        stdin.off("data", onData);
+        stdin.off("end", onEnd);
+        f();
+      };
+      const onEnd = () => done(() => reject(new CancelledError()));
+      const onData = (chunk: string) => {
+        for (const ch of chunk) {
+          if (ch === "\x03" || ch === "\x04") return done(() => reject(new CancelledError()));
+          if (ch === "\r" || ch === "\n") return done(() => resolve(answer.trim() || defaultValue));
+          if (ch === "\x7f" || ch === "\b") {
+            if (answer) {
+              answer = [...answer].slice(0, -1).join("");
+              process.stderr.write("\b \b");
+            }
+          } else if (ch >= " ") {
+            answer += ch;
+            process.stderr.write(ch);
+          }
+        }
+      };
+      stdin.on("data", onData);
+      stdin.on("end", onEnd);
     });
-  } catch {
-    throw new CancelledError();
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write("\n");
   }
-  // With `cancel: "reject"` a cancel throws above; Enter on an empty field gives no string: take the default.
-  if (answer === undefined || answer === null) return defaultValue;
-  if (typeof answer !== "string") throw new CancelledError();
-  return answer.trim() || defaultValue;
 }
 
 /**
@@ -210,20 +235,6 @@ export async function promptSelect(question: string, options: string[]): Promise
   try {
     const answer = await log.prompt(question, { type: "select", options, cancel: "reject" });
     return String(answer);
-  } catch {
-    throw new CancelledError();
-  }
-}
-
-/**
- * Yes/no through consola's confirm prompt (`cancel: "reject"`), for wizards that already use consola prompts:
- * mixing the raw-mode `confirm` with consola's readline-based prompts loses keystrokes.
- * @throws CancelledError on Ctrl+C
- */
-export async function promptConfirm(question: string, defaultYes: boolean): Promise<boolean> {
-  try {
-    const answer = await log.prompt(question, { type: "confirm", initial: defaultYes, cancel: "reject" });
-    return answer === undefined || answer === null ? defaultYes : Boolean(answer);
   } catch {
     throw new CancelledError();
   }

@@ -48,8 +48,7 @@ describe("models auth add", () => {
         { expect: "Method", delayMs: 150, send: DOWN },
         { delayMs: 150, send: ENTER },
         { expect: "Profile id", delayMs: 150, send: ENTER },
-        // clack's confirm answers on the key itself.
-        { expect: "Does it expire? [y/N]", delayMs: 150, send: "y" },
+        { expect: "Does it expire? [y/N]", delayMs: 150, send: "y" + ENTER },
         { expect: "Expires in", delayMs: 150, send: "30x" + ENTER },
         { expect: "Invalid duration (e.g. 365d, 12h, 30m)", delayMs: 150, send: "2d" + ENTER },
         { expect: "Paste token for anthropic", delayMs: 100, send: fake.anthropicToken + ENTER },
