@@ -99,7 +99,8 @@ export async function runModelsStatus(flags: StatusFlags, ctxInput: ContextInput
       const at = report.check ? lines.length - 2 : lines.length;
       lines.splice(at, 0, "", ...renderProbeText(probes));
     }
-    for (const line of lines) printLine(line);
+    // One write: a 1000-profile report is hundreds of lines.
+    printLine(lines.join("\n"));
   }
   if (!flags.check) return 0;
   return report.check!.exitCode;

@@ -62,3 +62,15 @@ describe("redact", () => {
     expect(out).toBe(mask("outer-innerTESTFAKE1-outer"));
   });
 });
+
+describe("redact: registered secrets with regex metacharacters and shared prefixes", () => {
+  test("masks each whole secret, longest first, whatever characters it holds", () => {
+    const odd = "a.b*c(d)e-f/g[h]+$^|";
+    const short = "bench-key-1-abcdef";
+    const long = "bench-key-12-abcdef";
+    for (const s of [odd, short, long]) registerSecret(s);
+    const out = redact(`x ${odd} y ${long} z ${short}Q`);
+    for (const s of [odd, short, long]) expect(out).not.toContain(s);
+    expect(out).toBe(`x ${mask(odd)} y ${mask(long)} z ${mask(short)}Q`);
+  });
+});
