@@ -7,13 +7,14 @@
 import type { ChatRequest, Completion, StreamEvent, AdapterTarget, AttemptCredential } from "./adapters.ts";
 import { buildProviderRequest, SseParser, streamEvents } from "./adapters.ts";
 import { classifyFailure, extractStructuredError, type Classified, type FailureReason } from "./classify.ts";
-import { cooldownSettings, isInCooldown, unusableUntil, RECORDABLE_REASONS } from "./cooldown.ts";
+import { cooldownSettings, isInCooldown, neverCoolsDown, nextStatsAfterFailure, unusableUntil, RECORDABLE_REASONS } from "./cooldown.ts";
 import { isoTime, short } from "./duration.ts";
 import { profileEligibility } from "./eligibility.ts";
 import { postStream } from "./http.ts";
 import { refString, resolveModelRef, splitModelRef, type ModelChain, type ModelRef } from "./models.ts";
 import { resolveOrder } from "./order.ts";
-import { envBase, normalizeAuthProviderId } from "./providers.ts";
+import { envBase, findProviderKey, normalizeAuthProviderId } from "./providers.ts";
+import { resolveModelArg } from "./directives.ts";
 import {
   attemptOnce,
   configCredentialValue,
@@ -21,11 +22,12 @@ import {
   extraHeaders,
   profileCredential,
   providerPlan,
-  recordOutcome,
   type AttemptResult,
   type RuntimeContext,
 } from "./runtime.ts";
+import type { EnvCredential } from "./env-keys.ts";
 import type { Session } from "./sessions.ts";
+import { immediateRecorder, type OutcomeRecorder } from "./usage-recorder.ts";
 import type { AuthStore } from "./store.ts";
 
 export const FIRST_BYTE_TIMEOUT_MS = 120_000;
@@ -43,6 +45,8 @@ export interface ChatInput {
   /** Display path of the auth store for the no_credentials message. */
   storeDisplay: string;
   stateEnvDisplay: string;
+  /** Where outcomes go (default: written at once; the gateway coalesces successes). */
+  recorder?: OutcomeRecorder;
   /** Tests shrink the overload backoff; production uses 07 §5 step 6. */
   sleep?: (ms: number) => Promise<void>;
   firstByteTimeoutMs?: number;
@@ -52,6 +56,8 @@ export interface ChatInput {
 export interface LiveStream {
   first: StreamEvent[];
   rest: AsyncGenerator<StreamEvent>;
+  /** Stop reading upstream (the client went away). */
+  cancel: () => void;
 }
 
 export type ChatOutcome =
@@ -67,7 +73,7 @@ export type ChatOutcome =
       /** New auto pin to persist, if it changed. */
       autoPin?: string;
     }
-  | { ok: false; status: number; code: string; message: string; retryAfterSec?: number; attempts: number; clearPin?: boolean };
+  | { ok: false; status: number; code: string; message: string; retryAfterSec?: number; attempts: number };
 
 interface Candidate {
   ref: ModelRef;
@@ -90,29 +96,36 @@ const CLIENT_STATUS: Record<FailureReason | "no_credentials" | "all_profiles_una
   no_adapter: [501, "no_adapter"],
 };
 
-/** Split a request `model` value into model ref and per-request pin (07 §2, same split as `/model`, 07 §4.1). */
-export function requestModelRef(raw: string | undefined, input: Pick<ChatInput, "rt" | "chain" | "store">): { ref?: ModelRef; pin?: string; error?: string } {
+/**
+ * Split a request `model` value into model ref and per-request pin (07 §2; the same split and checks as `/model`,
+ * 07 §4.1). `""`, `default` and `jarvis` mean the default model.
+ */
+export function requestModelRef(raw: string | undefined, input: Pick<ChatInput, "rt" | "chain" | "store">): { ref?: ModelRef; pin?: string; error?: { code: string; message: string } } {
   if (raw === undefined || raw === "" || raw === "default" || raw === "jarvis") return {};
-  const { config } = input.rt;
-  if (raw.includes("@")) {
-    for (let i = raw.lastIndexOf("@"); i > 0; i = raw.lastIndexOf("@", i - 1)) {
-      const ref = resolveModelRef(raw.slice(0, i), config, input.chain);
-      const id = raw.slice(i + 1);
-      const p = input.store.profiles[id];
-      if (ref && p && normalizeAuthProviderId(p.provider) === ref.provider) return { ref, pin: id };
-    }
+  const m = resolveModelArg(raw, { config: input.rt.config, chain: input.chain, store: input.store });
+  if (!m.ok) return { error: { code: m.code, message: m.message.replace(/ Send \/model to list configured models\.$/, "") } };
+  return { ref: m.ref, pin: m.profileId };
+}
+
+// The config is read once per process (07 §1 "state"), so the chain's resolved refs are computed once per chain.
+const resolvedChains = new WeakMap<ModelChain, { primary?: ModelRef; fallbacks: Array<ModelRef | undefined> }>();
+
+function resolvedChain(input: Pick<ChatInput, "rt" | "chain">): { primary?: ModelRef; fallbacks: Array<ModelRef | undefined> } {
+  let r = resolvedChains.get(input.chain);
+  if (!r) {
+    const resolve = (raw: string) => resolveModelRef(raw, input.rt.config, input.chain);
+    r = { primary: resolve(input.chain.defaultModel), fallbacks: input.chain.fallbacks.map(resolve) };
+    resolvedChains.set(input.chain, r);
   }
-  const ref = resolveModelRef(raw, config, input.chain);
-  return ref ? { ref } : { error: `Unknown model "${raw}".` };
+  return r;
 }
 
 /** Candidates of 07 §5 step 1. */
 export function candidates(input: ChatInput, requested?: ModelRef): Candidate[] {
-  const { config } = input.rt;
-  const resolve = (raw: string) => resolveModelRef(raw, config, input.chain);
-  const primary = (input.session.modelOverride ? splitModelRef(input.session.modelOverride) : undefined) ?? requested ?? resolve(input.chain.defaultModel);
+  const chain = resolvedChain(input);
+  const primary = (input.session.modelOverride ? splitModelRef(input.session.modelOverride) : undefined) ?? requested ?? chain.primary;
   const out: Candidate[] = [];
-  for (const ref of [primary, ...input.chain.fallbacks.map(resolve)]) {
+  for (const ref of [primary, ...chain.fallbacks]) {
     if (!ref) continue;
     const refText = refString(ref);
     if (!out.some((c) => c.refText === refText)) out.push({ ref, refText });
@@ -235,7 +248,7 @@ async function attemptStream(
     const isContent = ev.kind === "content" || ev.kind === "done" || ev.kind === "finish" || (ev.kind === "passthrough" && hasContent(ev.chunk));
     if (isContent) break;
   }
-  return { ok: true, stream: { first, rest: gen }, httpStatus: res.status };
+  return { ok: true, stream: { first, rest: gen, cancel: () => void reader.cancel().catch(() => {}) }, httpStatus: res.status };
 }
 
 function hasContent(chunk: Record<string, unknown>): boolean {
@@ -243,183 +256,249 @@ function hasContent(chunk: Record<string, unknown>): boolean {
   return Boolean(choices?.some((c) => (typeof c.delta?.content === "string" && c.delta.content !== "") || c.finish_reason));
 }
 
+/** Per-request bookkeeping of the loop: attempts, overload rotations, early tries and the failure summary. */
+interface LoopState {
+  attempts: number;
+  overloads: number;
+  /** Profile rotations after an overload, per provider (07 §5 step 6). */
+  overloadRotations: Map<string, number>;
+  /** Providers that already had their one early try of a cooling profile (07 §5 step 3). */
+  earlyTried: Set<string>;
+  summary: string[];
+  last?: { reason: string; message: string; inferred?: string };
+  /** Every failure so far was rate_limit / overloaded (Retry-After, 07 §5 step 8). */
+  rateLike: boolean;
+  soonestWindow?: number;
+}
+
+type Verdict = "next-credential" | "next-model" | "stop";
+
+const isRecordable = (reason: string) => (RECORDABLE_REASONS as readonly string[]).includes(reason);
+
+/** The client status, code and message when every candidate failed (07 §5 step 8, §6 table). */
+function failureOutcome(st: LoopState, input: ChatInput, single: boolean): ChatOutcome {
+  const last = st.last ?? { reason: "no_credentials", message: "No candidate model could be tried." };
+  const reason = last.reason as keyof typeof CLIENT_STATUS;
+  let [status, code] = CLIENT_STATUS[reason] ?? [502, "upstream_error"];
+  if (reason === "all_profiles_unavailable" && last.inferred === "rate_limit") status = 429;
+  const now = input.now();
+  let message = last.message;
+  if (!single) {
+    message = `All candidates failed: ${st.summary.join("; ")}.`;
+    if (st.soonestWindow !== undefined && st.soonestWindow > now) message += ` Soonest cooldown ends ${isoTime(st.soonestWindow)} (in ${short(st.soonestWindow - now)}).`;
+    if (reason === "no_credentials") message += ` ${last.message}`;
+  }
+  const out: ChatOutcome = { ok: false, status, code, message, attempts: st.attempts };
+  if (st.rateLike && st.soonestWindow !== undefined && st.soonestWindow > now) out.retryAfterSec = Math.max(1, Math.ceil((st.soonestWindow - now) / 1000));
+  return out;
+}
+
 /**
- * Run one chat request through all candidates and credentials (07 §5).
+ * Run one chat request through all candidates and credentials (07 §5). Outcomes are recorded on profiles as they
+ * happen; a committed stream records its end through `finish`.
  */
 export async function runChat(input: ChatInput): Promise<ChatOutcome> {
   const { rt, store } = input;
   const sleep = input.sleep ?? ((ms: number) => Bun.sleep(ms));
+  const recorder = input.recorder ?? immediateRecorder(rt);
   const requested = requestModelRef(input.requestModel, input);
-  if (requested.error) return { ok: false, status: 400, code: "model_not_found", message: requested.error, attempts: 0 };
+  if (requested.error) return { ok: false, status: 400, code: requested.error.code, message: requested.error.message, attempts: 0 };
   let userPin = requested.pin;
-  let clearPin = false;
-  if (!userPin && input.session.authProfileOverrideSource === "user" && input.session.authProfileOverride) {
-    const id = input.session.authProfileOverride;
-    if (store.profiles[id]) userPin = id;
-    else clearPin = true;
+  if (!userPin && input.session.authProfileOverrideSource === "user" && input.session.authProfileOverride && store.profiles[input.session.authProfileOverride]) {
+    userPin = input.session.authProfileOverride;
   }
   const cands = candidates(input, requested.ref);
-  const seqs = cands.map((c) => ({ c, seq: credentialSequence(c, input, userPin) }));
-  const credentialCandidates = seqs.reduce((n, { c, seq }) => n + ("steps" in seq ? seq.steps.filter((s) => s.kind === "profile").length + envCredentials(c.ref.provider, rt).length : 0), 0);
-  const maxAttempts = Math.min(160, Math.max(32, 24 + 8 * credentialCandidates));
-  const settings = cooldownSettings(rt.config);
-  const maxOverloadRotations = Math.max(0, Math.floor((rt.config.auth?.cooldowns as { overloadedProfileRotations?: number } | undefined)?.overloadedProfileRotations ?? 1));
-  void settings;
-  let attempts = 0;
-  let overloads = 0;
-  let last: { reason: string; message: string } | undefined;
-  const summary: string[] = [];
-  const allRateLike: boolean[] = [];
-  let soonestWindow: number | undefined;
-  const noteWindow = (t: number | undefined) => {
-    if (t !== undefined && t > input.now() && (soonestWindow === undefined || t < soonestWindow)) soonestWindow = t;
+  // Sequences are resolved when their candidate is reached (the happy path never needs the fallbacks'), and all of
+  // them only when the attempt guard could bind (it is never below 32).
+  const seqCache = new Map<Candidate, ReturnType<typeof credentialSequence>>();
+  const seqOf = (c: Candidate) => {
+    let seq = seqCache.get(c);
+    if (!seq) seqCache.set(c, (seq = credentialSequence(c, input, userPin)));
+    return seq;
   };
+  const guardReached = () => {
+    if (st.attempts < 32) return false;
+    const credentialCandidates = cands.reduce((n, c) => {
+      const seq = seqOf(c);
+      return n + ("steps" in seq ? seq.steps.filter((s) => s.kind === "profile").length + envList(c.ref.provider, rt).length : 0);
+    }, 0);
+    return st.attempts >= Math.min(160, Math.max(32, 24 + 8 * credentialCandidates));
+  };
+  const maxOverloadRotations = Math.max(0, Math.floor((rt.config.auth?.cooldowns as { overloadedProfileRotations?: number } | undefined)?.overloadedProfileRotations ?? 1));
+  const st: LoopState = {
+    attempts: 0,
+    overloads: 0,
+    overloadRotations: new Map(),
+    earlyTried: new Set(),
+    summary: [],
+    rateLike: true,
+  };
+  const noteWindow = (t: number | undefined) => {
+    if (t !== undefined && t > input.now() && (st.soonestWindow === undefined || t < st.soonestWindow)) st.soonestWindow = t;
+  };
+  const autoPinFor = (profileId: string | undefined) =>
+    profileId && !userPin && !(input.session.authProfileOverrideSource === "auto" && input.session.authProfileOverride === profileId) ? profileId : undefined;
 
-  candidateLoop: for (const { c, seq } of seqs) {
+  for (const c of cands) {
     const P = c.ref.provider;
     const plan = providerPlan(P, rt.config);
     if (!plan.ok) {
-      last = { reason: "no_adapter", message: plan.error };
-      summary.push(`${c.refText}: no_adapter`);
-      allRateLike.push(false);
+      st.last = { reason: "no_adapter", message: plan.error };
+      st.summary.push(`${c.refText}: no_adapter`);
+      st.rateLike = false;
       continue;
     }
+    const seq = seqOf(c);
     if ("fail" in seq) {
-      last = { reason: "all_profiles_unavailable", message: `All auth profiles of ${P} are unavailable (${seq.inferred}).` };
-      summary.push(`${c.refText}: ${seq.inferred} (${seq.ids.join(", ")})`);
-      allRateLike.push(seq.inferred === "rate_limit" || seq.inferred === "overloaded");
+      st.last = { reason: "all_profiles_unavailable", message: `All auth profiles of ${P} are unavailable (${seq.inferred}).`, inferred: seq.inferred };
+      st.summary.push(`${c.refText}: ${seq.inferred} (${seq.ids.join(", ")})`);
+      if (seq.inferred !== "rate_limit" && seq.inferred !== "overloaded") st.rateLike = false;
       noteWindow(seq.soonest);
       continue;
     }
-    const target: AdapterTarget = { provider: P, api: plan.api, baseUrl: plan.baseUrl, model: c.ref.model, extraHeaders: await extraHeaders(P, rt) };
+    const target: AdapterTarget = { provider: P, api: plan.api, baseUrl: plan.baseUrl, model: c.ref.model, extraHeaders: await headersFor(P, rt) };
     const tried: string[] = [];
-    let reasonHere: string | undefined;
-    let profileRotationsAfterOverload = 0;
-    let triedSomething = false;
+    let here: { reason: string; message: string } | undefined;
+    let backoffMs = 0;
 
-    const handle = async (
-      r: AttemptResult | { ok: true; stream: LiveStream; httpStatus: number },
-      label: string,
-      profileId: string | undefined,
-    ): Promise<ChatOutcome | "next-credential" | "next-model" | "stop"> => {
-      attempts++;
-      triedSomething = true;
+    const run = async (cred: AttemptCredential) => {
+      if (backoffMs > 0) await sleep(backoffMs);
+      backoffMs = 0;
+      st.attempts++;
+      return input.req.stream
+        ? attemptStream(target, cred, input.req, input.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS).then((x) => (x.ok ? x : x.result))
+        : attemptOnce(target, cred, input.req, input.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS);
+    };
+
+    /** Success → the outcome; failure → record it and decide where to go next (07 §6 table). */
+    const judge = async (r: AttemptResult | { ok: true; stream: LiveStream; httpStatus: number }, label: string, profileId?: string): Promise<ChatOutcome | Verdict> => {
       tried.push(label);
       if ("stream" in r) {
         const finish = async (failure?: Classified) => {
           if (!profileId) return;
-          if (!failure) await recordOutcome(rt, profileId, P, { ok: true }, input.now());
-          else if ((RECORDABLE_REASONS as readonly string[]).includes(failure.reason)) await recordOutcome(rt, profileId, P, { ok: false, reason: failure.reason, model: c.ref.model }, input.now());
+          if (!failure) await recorder.success(profileId, P, input.now());
+          else if (isRecordable(failure.reason)) await recorder.failure(profileId, P, failure.reason, c.ref.model, input.now());
         };
-        return { ok: true, modelRef: c.refText, credential: label, attempts, stream: r.stream, finish, autoPin: autoPinFor(profileId) };
+        return { ok: true, modelRef: c.refText, credential: label, attempts: st.attempts, stream: r.stream, finish, autoPin: autoPinFor(profileId) };
       }
       if (r.ok) {
-        if (profileId) await recordOutcome(rt, profileId, P, { ok: true }, input.now());
-        return { ok: true, modelRef: c.refText, credential: label, attempts, completion: r.completion, autoPin: autoPinFor(profileId) };
+        if (profileId) await recorder.success(profileId, P, input.now());
+        return { ok: true, modelRef: c.refText, credential: label, attempts: st.attempts, completion: r.completion, autoPin: autoPinFor(profileId) };
       }
       const f = r.failure;
-      last = { reason: f.reason, message: f.message };
-      reasonHere = f.reason;
-      if (profileId && (RECORDABLE_REASONS as readonly string[]).includes(f.reason)) {
-        await recordOutcome(rt, profileId, P, { ok: false, reason: f.reason, model: c.ref.model }, input.now());
-        noteWindow(input.now() + (f.reason === "rate_limit" ? 60_000 : 0));
+      here = { reason: f.reason, message: f.message };
+      if (f.reason !== "rate_limit" && f.reason !== "overloaded") st.rateLike = false;
+      if (profileId && isRecordable(f.reason)) {
+        const now = input.now();
+        // The window this failure opens (or keeps), for the aggregated message and Retry-After.
+        if (!neverCoolsDown(P)) noteWindow(unusableUntil(nextStatsAfterFailure(store.usageStats[profileId], f.reason, P, now, cooldownSettings(rt.config), c.ref.model)));
+        await recorder.failure(profileId, P, f.reason, c.ref.model, now);
       }
       if (f.reason === "format" || f.reason === "context_overflow") return "stop";
       if (f.reason === "model_not_found") return "next-model";
       if (f.reason === "overloaded") {
-        overloads++;
-        if (profileRotationsAfterOverload >= maxOverloadRotations) return "next-model";
-        profileRotationsAfterOverload++;
-        await sleep(Math.min(1500, Math.round(250 * 2 ** (overloads - 1) * (1 + 0.2 * Math.random()))));
+        st.overloads++;
+        const rotations = st.overloadRotations.get(P) ?? 0;
+        if (rotations >= maxOverloadRotations) return "next-model";
+        st.overloadRotations.set(P, rotations + 1);
+        backoffMs = Math.min(1500, Math.round(250 * 2 ** (st.overloads - 1) * (1 + 0.2 * Math.random())));
       }
       return "next-credential";
     };
 
-    const autoPinFor = (profileId: string | undefined) =>
-      profileId && !userPin && !(input.session.authProfileOverrideSource === "auto" && input.session.authProfileOverride === profileId) ? profileId : undefined;
-
-    const run = (cred: AttemptCredential) =>
-      input.req.stream
-        ? attemptStream(target, cred, input.req, input.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS).then((x) => (x.ok ? x : x.result))
-        : attemptOnce(target, cred, input.req, input.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS);
-
-    for (const step of seq.steps) {
-      if (attempts >= maxAttempts) break candidateLoop;
+    let verdict: Verdict = "next-credential";
+    steps: for (const step of seq.steps) {
+      if (guardReached()) break;
       if (step.kind === "profile") {
-        const p = store.profiles[step.id];
-        if (!p) {
-          last = { reason: "no_credentials", message: `No credentials found for profile "${step.id}".` };
-          continue;
-        }
-        if (userPin === step.id) {
-          const e = profileEligibility(step.id, P, store, rt.config, input.now(), rt.secretDefaults);
-          if (!e.eligible && e.reasonCode !== "mode_mismatch") {
-            last = { reason: "no_credentials", message: `No credentials found for profile "${step.id}".` };
+        if (step.early) {
+          if (st.earlyTried.has(P)) {
+            here = { reason: "all_profiles_unavailable", message: `All auth profiles of ${P} are unavailable.` };
             continue;
           }
+          st.earlyTried.add(P);
+        }
+        const p = store.profiles[step.id];
+        if (!p || (userPin === step.id && !profileEligibility(step.id, P, store, rt.config, input.now(), rt.secretDefaults).eligible)) {
+          here = { reason: "no_credentials", message: `No credentials found for profile "${step.id}".` };
+          continue;
         }
         const cred = await profileCredential(p, store.usageStats[step.id], rt, input.now());
         if (!cred.ok) {
-          last = { reason: "no_credentials", message: `Auth profile ${step.id}: ${cred.reasonCode} (${cred.error})` };
+          here = { reason: "no_credentials", message: `Auth profile ${step.id}: ${cred.reasonCode} (${cred.error})` };
           continue;
         }
-        const out = await handle(await run(cred.cred), step.id, step.id);
-        if (typeof out === "object") return { ...out, ...(clearPin ? {} : {}) };
-        if (out === "stop") break candidateLoop;
-        if (out === "next-model") break;
-        continue;
-      }
-      if (step.kind === "env") {
-        const envs = envCredentials(P, rt);
+        const out = await judge(await run(cred.cred), step.id, step.id);
+        if (typeof out === "object") return out;
+        verdict = out;
+        if (out !== "next-credential") break;
+      } else if (step.kind === "env") {
+        const envs = envList(P, rt);
         if (envs.length === 0) continue;
-        let outcome: Awaited<ReturnType<typeof handle>> | undefined;
         for (const e of envs) {
-          if (attempts >= maxAttempts) break candidateLoop;
+          if (guardReached()) break steps;
           const r = await run({ type: e.mode, value: e.value });
-          outcome = await handle(r, `env:${e.var}`, undefined);
-          if (typeof outcome === "object") return outcome;
-          if (!("failure" in r) || !r.failure.rotate) break;
+          const out = await judge(r, `env:${e.var}`);
+          if (typeof out === "object") return out;
+          verdict = out;
+          if (out !== "next-credential" || !("failure" in r) || !r.failure.rotate) break;
         }
-        if (outcome === "stop") break candidateLoop;
         break; // env credentials were used: no config fallback (02 §2)
-      }
-      if (step.kind === "config") {
+      } else {
         const cfg = await configCredentialValue(P, rt);
         if (!cfg) continue;
         if (!cfg.ok) {
-          last = { reason: "no_credentials", message: `Config credential of ${P}: ${cfg.error}` };
+          here = { reason: "no_credentials", message: `Config credential of ${P}: ${cfg.error}` };
           continue;
         }
-        const out = await handle(await run(cfg.cred), cfg.cred.type === "local" ? "local" : "config", undefined);
+        const out = await judge(await run(cfg.cred), cfg.cred.type === "local" ? "local" : "config");
         if (typeof out === "object") return out;
-        if (out === "stop") break candidateLoop;
+        verdict = out;
       }
     }
-    if (!triedSomething && (!last || last.reason !== "no_credentials" || !last.message.startsWith("No credentials found for profile"))) {
-      const base = envBase(P);
-      if (!last || last.reason === "no_adapter" || !tried.length) {
-        last = {
-          reason: "no_credentials",
-          message: `No API key found for provider "${P}". Auth store: ${input.storeDisplay} (agent ${rt.agentId}). Configure auth on the gateway host: set ${base}_API_KEY in ${input.stateEnvDisplay}, or run jarvis models auth paste-token --provider ${P}.`,
-        };
-      }
+    if (verdict === "stop" && here) {
+      // The request is at fault (format, context overflow): no other candidate is tried, the upstream text is the answer.
+      st.last = here;
+      return failureOutcome(st, input, true);
     }
-    summary.push(`${c.refText}: ${triedSomething ? reasonHere : last?.reason ?? "no_credentials"}${tried.length ? ` (${tried.join(", ")})` : ""}`);
-    allRateLike.push(triedSomething ? reasonHere === "rate_limit" || reasonHere === "overloaded" : false);
-    if (reasonHere === "format" || reasonHere === "context_overflow") break;
+    if (!here) {
+      here = {
+        reason: "no_credentials",
+        message: `No API key found for provider "${P}". Auth store: ${input.storeDisplay} (agent ${rt.agentId}). Configure auth on the gateway host: set ${envBase(P)}_API_KEY in ${input.stateEnvDisplay}, or run jarvis models auth paste-token --provider ${P}.`,
+      };
+    }
+    if (here.reason === "no_credentials") st.rateLike = false;
+    st.last = here;
+    st.summary.push(`${c.refText}: ${here.reason}${tried.length ? ` (${tried.join(", ")})` : ""}`);
+    if (guardReached()) break;
   }
+  return failureOutcome(st, input, cands.length === 1 && st.attempts <= 1 && st.last?.reason !== "all_profiles_unavailable");
+}
 
-  const reason = (last?.reason ?? "no_credentials") as keyof typeof CLIENT_STATUS;
-  let [status, code] = CLIENT_STATUS[reason] ?? [502, "upstream_error"];
-  if (reason === "all_profiles_unavailable" && allRateLike.every(Boolean)) status = 429;
-  const rateLike = allRateLike.length > 0 && allRateLike.every(Boolean);
-  let message = last?.message ?? "No candidate model could be tried.";
-  if (cands.length > 1 || attempts > 1 || reason === "all_profiles_unavailable") {
-    message = `All candidates failed: ${summary.join("; ")}.`;
-    if (soonestWindow !== undefined) message += ` Soonest cooldown ends ${isoTime(soonestWindow)} (in ${short(soonestWindow - input.now())}).`;
-    if (reason === "no_credentials" && last) message += ` ${last.message}`;
-  }
-  const out: ChatOutcome = { ok: false, status, code, message, attempts, clearPin };
-  if (rateLike && soonestWindow !== undefined) out.retryAfterSec = Math.max(1, Math.ceil((soonestWindow - input.now()) / 1000));
+// Env is read once per process (07 §1 "state"): the env credential list of a provider never changes.
+const envLists = new WeakMap<object, Map<string, EnvCredential[]>>();
+
+/** `envCredentials` of the runtime, computed once per env snapshot and provider. */
+function envList(providerId: string, rt: RuntimeContext): EnvCredential[] {
+  let byProvider = envLists.get(rt.env);
+  if (!byProvider) envLists.set(rt.env, (byProvider = new Map()));
+  let list = byProvider.get(providerId);
+  if (!list) byProvider.set(providerId, (list = envCredentials(providerId, rt)));
+  return list;
+}
+
+const headerCache = new WeakMap<object, Map<string, Record<string, string>>>();
+
+/**
+ * `models.providers.<P>.headers` for an attempt. Plain strings never change while the gateway runs (config is read
+ * once), so they are computed once; headers with SecretRefs are resolved per request so a rotated secret applies.
+ */
+async function headersFor(providerId: string, rt: RuntimeContext): Promise<Record<string, string>> {
+  let byProvider = headerCache.get(rt.config);
+  if (!byProvider) headerCache.set(rt.config, (byProvider = new Map()));
+  const hit = byProvider.get(providerId);
+  if (hit) return hit;
+  const raw = rt.config.models?.providers?.[findProviderKey(rt.config.models?.providers, providerId) ?? ""]?.headers;
+  const out = await extraHeaders(providerId, rt);
+  if (!raw || Object.values(raw).every((v) => typeof v === "string")) byProvider.set(providerId, out);
   return out;
 }

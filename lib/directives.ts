@@ -123,7 +123,6 @@ export function splitPin(arg: string, ctx: Pick<DirectiveContext, "config" | "ch
         otherProvider ??= { id: suffix, other: prov, p: ref.provider };
       }
     }
-    if (i === 0) break;
   }
   if (otherProvider) return { error: `Auth profile "${otherProvider.id}" belongs to ${otherProvider.other}, not ${otherProvider.p}.` };
   const P = rightmost?.prefixRef?.provider;
@@ -132,31 +131,48 @@ export function splitPin(arg: string, ctx: Pick<DirectiveContext, "config" | "ch
 }
 
 /** The default model ref of the chain. */
-function defaultRef(ctx: DirectiveContext): string {
+function defaultRef(ctx: Pick<DirectiveContext, "config" | "chain">): string {
   const r = resolveModelRef(ctx.chain.defaultModel, ctx.config, ctx.chain);
   return r ? refString(r) : ctx.chain.defaultModel;
+}
+
+export type ModelArg =
+  | { ok: true; ref: ModelRef; refText: string; profileId?: string }
+  | { ok: false; code: "model_not_found" | "model_not_allowed" | "auth_profile_not_found" | "auth_profile_mismatch"; message: string };
+
+/**
+ * Resolve a `/model` argument or a request `model` value (07 §2, §4.1): split the pin, check the provider is known
+ * and the model allowed (the default model always is).
+ */
+export function resolveModelArg(arg: string, ctx: Pick<DirectiveContext, "config" | "chain" | "store">): ModelArg {
+  const split = splitPin(arg, ctx);
+  if (split.error) return { ok: false, code: split.error.includes(" belongs to ") ? "auth_profile_mismatch" : "auth_profile_not_found", message: split.error };
+  const ref = split.ref;
+  if (!ref || !knownProvider(ref.provider, ctx.config)) return { ok: false, code: "model_not_found", message: `Unknown model "${arg}". Send /model to list configured models.` };
+  const refText = refString(ref);
+  const allowed = Object.keys(ctx.config.agents?.defaults?.models ?? {}).map((k) => {
+    const r = splitModelRef(k);
+    return r ? refString(r) : k;
+  });
+  if (allowed.length > 0 && refText !== defaultRef(ctx) && !allowed.includes(refText)) {
+    return { ok: false, code: "model_not_allowed", message: `Model "${refText}" is not in agents.defaults.models.` };
+  }
+  return { ok: true, ref, refText, profileId: split.profileId };
 }
 
 /**
  * Apply a `/model <arg>` (or a picker selection) to the session (07 §3–§4).
  */
 export function setModel(arg: string, ctx: DirectiveContext): DirectiveOutcome {
-  const split = splitPin(arg, ctx);
-  if (split.error) return { reply: split.error };
-  const ref = split.ref;
-  if (!ref || !knownProvider(ref.provider, ctx.config)) return { reply: `Unknown model "${arg}". Send /model to list configured models.` };
-  const refText = refString(ref);
+  const m = resolveModelArg(arg, ctx);
+  if (!m.ok) return { reply: m.message };
+  const { ref, refText } = m;
   const def = defaultRef(ctx);
-  const allowed = Object.keys(ctx.config.agents?.defaults?.models ?? {}).map((k) => {
-    const r = splitModelRef(k);
-    return r ? refString(r) : k;
-  });
-  if (allowed.length > 0 && refText !== def && !allowed.includes(refText)) return { reply: `Model "${refText}" is not in agents.defaults.models.` };
   const next: Session = { ...ctx.session };
   if (refText === def) delete next.modelOverride;
   else next.modelOverride = refText;
-  if (split.profileId) {
-    const id = split.profileId;
+  if (m.profileId) {
+    const id = m.profileId;
     const p = ctx.store.profiles[id]!;
     const e = credentialEligibility(p, ctx.store.usageStats[id], ctx.now, ctx.secretDefaults);
     if (!e.eligible) return { reply: `Auth profile "${id}" is not usable: ${e.reasonCode}.` };

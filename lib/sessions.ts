@@ -34,11 +34,41 @@ function parse(text: string | null): { version: number; sessions: Record<string,
 
 /** Read one session (read-only; a missing or unreadable file is an empty session). */
 export function readSession(file: string, key: string): Session {
+  return readSessions(file).sessions[key] ?? {};
+}
+
+function readSessions(file: string): ReturnType<typeof parse> {
   try {
-    return parse(fs.readFileSync(file, "utf8")).sessions[key] ?? {};
+    return parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
     if (errnoCode(e) !== "ENOENT") log.warn(`cannot read ${file}: ${(e as Error).message}`);
-    return {};
+    return parse(null);
+  }
+}
+
+/**
+ * Sessions of a long-running reader (the gateway): the parsed file is kept and re-read only when its mtime, size or
+ * inode changed, so a request costs one stat instead of a read and a parse.
+ */
+export class SessionReader {
+  private stamp = "";
+  private doc = parse(null);
+  constructor(readonly file: string) {}
+  /** A copy of one session (an empty object when absent). */
+  get(key: string): Session {
+    let stamp = "missing";
+    try {
+      const st = fs.statSync(this.file);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      // missing: no sessions
+    }
+    if (stamp !== this.stamp) {
+      this.doc = stamp === "missing" ? parse(null) : readSessions(this.file);
+      this.stamp = stamp;
+    }
+    const s = this.doc.sessions[key];
+    return s ? { ...s } : {};
   }
 }
 
