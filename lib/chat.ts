@@ -20,6 +20,7 @@ import {
   configCredentialValue,
   envCredentials,
   extraHeaders,
+  forceRefreshCredential,
   profileCredential,
   providerPlan,
   type AttemptResult,
@@ -207,6 +208,7 @@ async function attemptStream(
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   const parser = new SseParser();
+  const state = {};
   async function* events(): AsyncGenerator<StreamEvent> {
     let ended = false;
     try {
@@ -219,9 +221,9 @@ async function attemptStream(
           yield { kind: "error", text: "stream idle timeout" };
           return;
         }
-        if (r.done) break;
-        for (const rec of parser.push(decoder.decode(r.value, { stream: true }))) {
-          for (const ev of streamEvents(target.api, rec)) {
+        const records = r.done ? parser.flush() : parser.push(decoder.decode(r.value, { stream: true }));
+        for (const rec of records) {
+          for (const ev of streamEvents(target.api, rec, state)) {
             yield ev;
             if (ev.kind === "done" || ev.kind === "error") {
               ended = true;
@@ -229,8 +231,10 @@ async function attemptStream(
             }
           }
         }
+        if (r.done) break;
       }
-      if (!ended) yield { kind: "done" };
+      // Success needs a complete response (07 §5 step 5): an upstream that just stops is a failure.
+      if (!ended) yield { kind: "error", text: "stream ended before completion" };
     } finally {
       reader.cancel().catch(() => {});
     }
@@ -422,12 +426,18 @@ export async function runChat(input: ChatInput): Promise<ChatOutcome> {
           here = { reason: "no_credentials", message: `No credentials found for profile "${step.id}".` };
           continue;
         }
-        const cred = await profileCredential(p, store.usageStats[step.id], rt, input.now());
+        const cred = await profileCredential(p, store.usageStats[step.id], rt, input.now(), step.id);
         if (!cred.ok) {
           here = { reason: "no_credentials", message: `Auth profile ${step.id}: ${cred.reasonCode} (${cred.error})` };
           continue;
         }
-        const out = await judge(await run(cred.cred), step.id, step.id);
+        let result = await run(cred.cred);
+        // An `auth` failure of an OAuth profile first forces one refresh and retries the same profile (07 §5 step 6).
+        if (!result.ok && "failure" in result && result.failure.reason === "auth" && p.type === "oauth" && !p.external) {
+          const fresh = await forceRefreshCredential(step.id, rt);
+          if (fresh?.ok) result = await run(fresh.cred);
+        }
+        const out = await judge(result, step.id, step.id);
         if (typeof out === "object") return out;
         verdict = out;
         if (out !== "next-credential") break;

@@ -261,11 +261,8 @@ describe("models auth refresh", () => {
 });
 
 describe("gateway", () => {
-  // NOTE (as of this commit): lib/chat.ts calls `profileCredential(p, stats, rt, now)` without the profile id, so the
-  // gateway never refreshes an expired OAuth token (07 §5 step 4) and this test fails. It passes once chat.ts passes
-  // the id: `profileCredential(p, store.usageStats[step.id], rt, input.now(), step.id)`. Marked `test.failing` until
-  // then; bun reports it as a failure as soon as it starts passing, so the marker cannot be forgotten.
-  test.failing("an expired openai-codex token is refreshed once, then the request is answered with the new token", async () => {
+  // 07 §5 step 4: the gateway refreshes an expired OAuth token (single-flight) before the attempt.
+  test("an expired openai-codex token is refreshed once, then the request is answered with the new token", async () => {
     const w = world();
     const gw = await startGateway(w.sb);
     const r = await gw.chat({ model: "openai-codex/gpt-5.2", messages: [{ role: "user", content: "hi" }] });
@@ -284,10 +281,8 @@ describe("gateway", () => {
     gw.expectClean(secretsOf(w));
   });
 
-  // NOTE (as of this commit): lib/chat.ts does not yet force a refresh after an `auth` failure of an OAuth profile
-  // (07 §5 step 6 / §6 table: "cooldown (after one forced OAuth refresh)"); `forceRefreshCredential(profileId, rt)` in
-  // lib/runtime.ts is the call it needs, then one retry of the same profile. Marked `test.failing` until then.
-  test.failing("an `auth` failure of a valid openai-codex token forces one refresh and retries the same profile with the new token", async () => {
+  // 07 §5 step 6 / §6: an `auth` failure of an OAuth profile forces one refresh and retries the same profile.
+  test("an `auth` failure of a valid openai-codex token forces one refresh and retries the same profile with the new token", async () => {
     const w = world({ expiresIn: 3_600_000 });
     w.provider.script(OLD_ACCESS, { status: 401, body: { error: { type: "invalid_request_error", message: "Your authentication token is no longer valid." } } });
     const gw = await startGateway(w.sb);
