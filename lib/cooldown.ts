@@ -158,3 +158,12 @@ export function nextStatsAfterSuccess(prev: UsageStats | undefined, now: number)
   }
   return next;
 }
+
+/**
+ * The log line of `markFailure` (03 §7 step 6): `auth profile <id>: <reason> → cooldown until <ISO> (error #n)`.
+ * @param stats the stats after the failure
+ */
+export function failureLogLine(profileId: string, reason: string, stats: UsageStats): string {
+  const until = Math.max(stats.cooldownUntil ?? 0, stats.disabledUntil ?? 0);
+  return `auth profile ${profileId}: ${reason} → cooldown until ${new Date(until).toISOString().replace(/\.\d{3}Z$/, "Z")} (error #${stats.errorCount})`;
+}

@@ -16,6 +16,8 @@ const PREFIX: Partial<Record<string, string>> = { warn: "warning: ", error: "err
 /** The process logger: every level goes to stderr, redacted, one plain line per message (no icons, no colours). */
 export const log = createConsola({
   level: LEVELS.info,
+  // consola folds repeated identical lines by default; the gateway logs one line per request, always.
+  throttle: 0,
   stdout: process.stderr,
   stderr: process.stderr,
   prompt: (async (message: string, opts: unknown) => {

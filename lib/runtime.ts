@@ -19,6 +19,7 @@ import { refKey, type SecretRefDefaults, coerceSecretRef } from "./secret-ref.ts
 import { resolveSecretRefs } from "./secrets.ts";
 import { configCredential } from "./status.ts";
 import { markFailure, markSuccess, mutateStore } from "./store-write.ts";
+import { failureLogLine } from "./cooldown.ts";
 import type { Profile, UsageStats } from "./store.ts";
 import { JarvisError } from "./errors.ts";
 import { refreshProfile, type RefreshContext } from "./oauth.ts";
@@ -244,10 +245,7 @@ export async function recordOutcome(
       if (!doc) return { doc: undefined, result: undefined };
       if (outcome.ok) return { doc: markSuccess(doc, profileId, providerId, now) ? doc : undefined, result: undefined };
       const next = markFailure(doc, profileId, outcome.reason, now, rt.config, outcome.model);
-      if (next) {
-        const until = Math.max(next.cooldownUntil ?? 0, next.disabledUntil ?? 0);
-        log.info(`auth profile ${profileId}: ${outcome.reason} → cooldown until ${new Date(until).toISOString().replace(/\.\d{3}Z$/, "Z")} (error #${next.errorCount})`);
-      }
+      if (next) log.info(failureLogLine(profileId, outcome.reason, next));
       return { doc: next ? doc : undefined, result: undefined };
     });
   } catch (e) {

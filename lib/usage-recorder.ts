@@ -7,8 +7,7 @@
  * successes that happened before them, so a cooldown is never cleared by an older success.
  * Bookkeeping that cannot be written (lock timeout, invalid store) is dropped with a warning, never written unlocked.
  */
-import { nextStatsAfterSuccess, RECORDABLE_REASONS } from "./cooldown.ts";
-import { isoTime } from "./duration.ts";
+import { failureLogLine, nextStatsAfterSuccess, RECORDABLE_REASONS } from "./cooldown.ts";
 import { JarvisError } from "./errors.ts";
 import { log } from "./log.ts";
 import { recordOutcome, type RuntimeContext } from "./runtime.ts";
@@ -98,8 +97,7 @@ export class CoalescingRecorder implements OutcomeRecorder {
             const next = markFailure(doc, failure.profileId, failure.reason, failure.now, this.rt.config, failure.model);
             if (next) {
               changed = true;
-              const until = Math.max(next.cooldownUntil ?? 0, next.disabledUntil ?? 0);
-              log.info(`auth profile ${failure.profileId}: ${failure.reason} → cooldown until ${isoTime(until)} (error #${next.errorCount})`);
+              log.info(failureLogLine(failure.profileId, failure.reason, next));
             }
           }
           return { doc: changed ? doc : undefined, result: undefined };
