@@ -136,7 +136,8 @@ export async function updateJsonFile<T, R>(
   );
 }
 
-function readIfExists(file: string): string | null {
+/** A file's text, or null when it does not exist. @throws other fs errors (EACCES, EISDIR, …) */
+export function readIfExists(file: string): string | null {
   try {
     return fs.readFileSync(file, "utf8");
   } catch (e) {

@@ -39,21 +39,18 @@ export function secretDefaultsOf(config: { secrets?: unknown }): SecretRefDefaul
 }
 
 /**
- * Load the context of one command. Writes nothing to disk; fills `process.env` with names from lower env sources
- * (02 §1: child processes and exec providers see them).
- * @throws JarvisError config_invalid (exit 1), UsageError for bad --profile / --agent (exit 64)
+ * Build the effective env (02 §1) for a command and apply it: lower sources fill `process.env` (exec providers and
+ * child processes see them) and every credential value is registered for redaction (02 §6).
+ * @param configEnv the raw config `env` block, only when the config file exists
  */
-export function loadContext(input: ContextInput): Context {
-  const paths = resolvePaths(input.processEnv, input.profileFlag);
-  const loaded = loadConfig(paths.configPath);
-  const show = (p: string) => displayPath(p, paths.home);
+export function loadProcessEnv(input: Pick<ContextInput, "processEnv" | "cwd">, paths: ResolvedPaths, configEnv: unknown): EffectiveEnv {
   const env = loadEffectiveEnv({
     processEnv: input.processEnv,
     cwd: input.cwd,
     stateDir: paths.stateDir,
     home: paths.home,
-    configEnv: loaded.exists ? loaded.raw.env : undefined,
-    stateEnvDisplay: show(path.join(paths.stateDir, ".env")),
+    configEnv,
+    stateEnvDisplay: displayPath(path.join(paths.stateDir, ".env"), paths.home),
   });
   for (const [name, e] of env.vars) {
     if (e.origin !== "process") process.env[name] = e.value;
@@ -63,6 +60,19 @@ export function loadContext(input: ContextInput): Context {
       if (isKeyListEnvName(name)) for (const item of splitKeyList(e.value)) registerSecret(item);
     }
   }
+  return env;
+}
+
+/**
+ * Load the context of one command. Writes nothing to disk; fills `process.env` with names from lower env sources
+ * (02 §1: child processes and exec providers see them).
+ * @throws JarvisError config_invalid (exit 1), UsageError for bad --profile / --agent (exit 64)
+ */
+export function loadContext(input: ContextInput): Context {
+  const paths = resolvePaths(input.processEnv, input.profileFlag);
+  const loaded = loadConfig(paths.configPath);
+  const show = (p: string) => displayPath(p, paths.home);
+  const env = loadProcessEnv(input, paths, loaded.exists ? loaded.raw.env : undefined);
   const secretDefaults = secretDefaultsOf(loaded.raw);
   const config = substituteConfig(
     loaded.raw,

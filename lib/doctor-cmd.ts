@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { knownAgentIds, selectAgent } from "./agents.ts";
 import { parseConfigText, substituteConfig, validateConfig, type JarvisConfig } from "./config.ts";
-import { secretDefaultsOf, type ContextInput } from "./context.ts";
+import { loadProcessEnv, secretDefaultsOf, type ContextInput } from "./context.ts";
 import {
   Backups,
   fileStamp,
@@ -31,12 +31,12 @@ import {
   type Finding,
   type FoundFile,
 } from "./doctor.ts";
-import { applyEnvSource, configEnvVars, envRecord, loadEffectiveEnv, parseDotenv, type EnvEntry } from "./env.ts";
+import { applyEnvSource, configEnvVars, envRecord, parseDotenv, type EnvEntry } from "./env.ts";
 import { errnoCode, JarvisError } from "./errors.ts";
 import { lockTimingFromEnv, parseLockContent } from "./lock.ts";
 import { log, printJson, printLine } from "./log.ts";
 import { registerSecret } from "./mask.ts";
-import { isCredentialEnvName, normalizeAuthProviderId } from "./providers.ts";
+import { normalizeAuthProviderId } from "./providers.ts";
 import { validateSecretsConfig, resolveSecretRefs } from "./secrets.ts";
 import { displayPath, resolvePaths, type ResolvedPaths } from "./paths.ts";
 import { configCredential, refsToResolve } from "./status.ts";
@@ -176,18 +176,7 @@ export async function loadDoctorData(input: ContextInput, paths: ResolvedPaths, 
   const stateEnvPath = path.join(paths.stateDir, ".env");
   const stateEnvDisplay = show(stateEnvPath);
   const { data: config, usable } = readConfig(paths.configPath);
-  const env = loadEffectiveEnv({
-    processEnv: input.processEnv,
-    cwd: input.cwd,
-    stateDir: paths.stateDir,
-    home: paths.home,
-    configEnv: config.exists ? config.raw.env : undefined,
-    stateEnvDisplay,
-  });
-  for (const [name, e] of env.vars) {
-    if (e.origin !== "process") process.env[name] = e.value;
-    if (isCredentialEnvName(name)) registerSecret(e.value);
-  }
+  const env = loadProcessEnv(input, paths, config.exists ? config.raw.env : undefined);
   const secretDefaults = secretDefaultsOf(usable);
   const { cfg, missing } = substituteTolerant(usable, (n) => env.vars.get(n)?.value, secretDefaults.env ?? "default");
   config.missingVars = missing;

@@ -24,39 +24,10 @@ function transportCode(e: unknown, timedOut: boolean): { transport: string; mess
 }
 
 /**
- * POST a provider request and read the whole body.
- * @param timeoutMs overall timeout (ms); on expiry the outcome is transport `TIMEOUT`
+ * One POST through ofetch with jarvis's timeout: resolves when the response headers arrived (the body is read by
+ * `responseType`), or with the transport error (`TIMEOUT` when our timer fired).
  */
-export async function postText(req: ProviderRequest, timeoutMs: number): Promise<HttpOutcome> {
-  const ctl = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ctl.abort();
-  }, timeoutMs);
-  try {
-    const res = await ofetch.raw(req.url, {
-      method: "POST",
-      headers: req.headers,
-      body: req.body,
-      retry: 0,
-      ignoreResponseError: true,
-      responseType: "text",
-      signal: ctl.signal,
-    });
-    return { ok: true, status: res.status, headers: res.headers, text: typeof res._data === "string" ? res._data : "" };
-  } catch (e) {
-    return { ok: false, ...transportCode(e, timedOut) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * POST a provider request and return the response stream once headers arrived (first-byte timeout `timeoutMs`).
- * The caller enforces the stream idle timeout and must cancel the body when it stops reading.
- */
-export async function postStream(req: ProviderRequest, timeoutMs: number, signal?: AbortSignal): Promise<HttpStreamOutcome> {
+async function post<T extends "text" | "stream">(req: ProviderRequest, timeoutMs: number, responseType: T, signal?: AbortSignal) {
   const ctl = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -71,13 +42,33 @@ export async function postStream(req: ProviderRequest, timeoutMs: number, signal
       body: req.body,
       retry: 0,
       ignoreResponseError: true,
-      responseType: "stream",
+      responseType,
       signal: ctl.signal,
     });
-    clearTimeout(timer);
-    return { ok: true, status: res.status, headers: res.headers, body: res._data as ReadableStream<Uint8Array> };
+    return { ok: true as const, res };
   } catch (e) {
+    return { ok: false as const, ...transportCode(e, timedOut) };
+  } finally {
     clearTimeout(timer);
-    return { ok: false, ...transportCode(e, timedOut) };
   }
+}
+
+/**
+ * POST a provider request and read the whole body.
+ * @param timeoutMs overall timeout (ms); on expiry the outcome is transport `TIMEOUT`
+ */
+export async function postText(req: ProviderRequest, timeoutMs: number): Promise<HttpOutcome> {
+  const r = await post(req, timeoutMs, "text");
+  if (!r.ok) return r;
+  return { ok: true, status: r.res.status, headers: r.res.headers, text: typeof r.res._data === "string" ? r.res._data : "" };
+}
+
+/**
+ * POST a provider request and return the response stream once headers arrived (first-byte timeout `timeoutMs`).
+ * The caller enforces the stream idle timeout and must cancel the body when it stops reading.
+ */
+export async function postStream(req: ProviderRequest, timeoutMs: number, signal?: AbortSignal): Promise<HttpStreamOutcome> {
+  const r = await post(req, timeoutMs, "stream", signal);
+  if (!r.ok) return r;
+  return { ok: true, status: r.res.status, headers: r.res.headers, body: r.res._data as ReadableStream<Uint8Array> };
 }

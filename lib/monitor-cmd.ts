@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
-import { atomicWriteFile, serializeJson } from "./atomic.ts";
+import { atomicWriteFile, readIfExists, serializeJson } from "./atomic.ts";
 import type { ContextInput } from "./context.ts";
 import { errnoCode, JarvisError } from "./errors.ts";
 import { postText } from "./http.ts";
@@ -71,15 +71,6 @@ const TOOL_TIMEOUT_MS = 30_000;
 function locations(input: ContextInput): MonitorLocations & { paths: ReturnType<typeof resolvePaths> } {
   const paths = resolvePaths(input.processEnv, input.profileFlag);
   return { home: envValue(input.processEnv, "HOME") ?? os.homedir(), stateDir: paths.stateDir, paths };
-}
-
-function readIfExists(file: string): string | null {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return null;
-    throw e;
-  }
 }
 
 function commandText(cmd: string[]): string {

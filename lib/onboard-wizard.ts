@@ -15,7 +15,8 @@ import { API_KEY_CHOICES, apiKeyPlan, customPlan, customProviderId, isLoopbackUr
 import { CUSTOM_ENV_VAR, logNextSteps, printResult, verifyPlan, writePlan, type WritePlan } from "./onboard-write.ts";
 import { confirm, promptSecret, promptSelect, promptText } from "./prompt.ts";
 import { resolveSecretRefs } from "./secrets.ts";
-import { computeStatus, refsToResolve } from "./status.ts";
+import { refsToResolve } from "./status.ts";
+import { statusOf } from "./status-cmd.ts";
 import { loadStore } from "./store.ts";
 
 type Check = (raw: string) => { ok: true; value: string } | { ok: false; message: string };
@@ -47,22 +48,7 @@ async function printSummary(ctx: Context): Promise<void> {
     config: ctx.config,
     allowExec: false,
   });
-  const report = computeStatus({
-    configPath: ctx.paths.configPath,
-    agentId: ctx.agent.agentId,
-    agentDir: ctx.agent.agentDir,
-    config: ctx.config,
-    env: ctx.env,
-    store,
-    refs,
-    secretDefaults: ctx.secretDefaults,
-    legacyFiles: [],
-    extraWarnings: [],
-    now: Date.now(),
-    warnWithinMs: 86_400_000,
-    check: false,
-    showPath: ctx.show,
-  });
+  const report = statusOf(ctx, store, { refs, now: Date.now() });
   log.info(`Agent ${ctx.agent.agentId} (${ctx.show(ctx.agent.agentDir)}); default model ${report.resolvedDefault}`);
   for (const p of report.auth.providersInUse) {
     const pr = report.auth.providers.find((x) => x.provider === p);

@@ -135,62 +135,16 @@ export async function promptSecret(question: string): Promise<string> {
 }
 
 /**
- * Ask a yes/no question on the terminal (`[y/N]` or `[Y/n]`); Enter takes the default.
- * @throws CancelledError on Ctrl+C or EOF (exit 130)
+ * Read one visible line in raw mode (typed characters echoed on stderr, Backspace deletes, Enter ends).
+ * Raw mode rather than readline or consola's text prompt: those lose keystrokes when they follow another prompt on
+ * the same stdin.
+ * @param promptText shown on stderr before the input
+ * @throws CancelledError on Ctrl+C, Ctrl+D or EOF (exit 130)
  */
-export async function confirm(question: string, defaultYes: boolean): Promise<boolean> {
+async function readVisibleLine(promptText: string): Promise<string> {
   const stdin = process.stdin;
   stdin.setRawMode(true);
-  process.stderr.write(`${question} `);
-  stdin.resume();
-  stdin.setEncoding("utf8");
-  try {
-    return await new Promise<boolean>((resolve, reject) => {
-      let answer = "";
-      const stop = () => {
-        stdin.off("data", onData);
-        stdin.off("end", onEnd);
-      };
-      const onEnd = () => {
-        stop();
-        reject(new CancelledError());
-      };
-      const onData = (chunk: string) => {
-        for (const ch of chunk) {
-          if (ch === "\x03" || ch === "\x04") {
-            stop();
-            return reject(new CancelledError());
-          }
-          if (ch === "\r" || ch === "\n") {
-            stop();
-            const a = answer.trim().toLowerCase();
-            return resolve(a === "" ? defaultYes : a === "y" || a === "yes");
-          }
-          if (ch === "\x7f") answer = answer.slice(0, -1);
-          else if (ch >= " ") answer += ch;
-          process.stderr.write(ch >= " " ? ch : "");
-        }
-      };
-      stdin.on("data", onData);
-      stdin.on("end", onEnd);
-    });
-  } finally {
-    stdin.setRawMode(false);
-    stdin.pause();
-    process.stderr.write("\n");
-  }
-}
-
-/**
- * Ask for a line of visible text (ids, durations) with a default shown in brackets; Enter on an empty line takes
- * the default. A raw-mode line reader like `confirm`: consola's text prompt loses keystrokes when it follows
- * another prompt on the same stdin.
- * @throws CancelledError on Ctrl+C or EOF (exit 130)
- */
-export async function promptText(question: string, defaultValue = ""): Promise<string> {
-  const stdin = process.stdin;
-  stdin.setRawMode(true);
-  process.stderr.write(defaultValue ? `${question} [${defaultValue}]: ` : `${question}: `);
+  process.stderr.write(promptText);
   stdin.resume();
   stdin.setEncoding("utf8");
   try {
@@ -205,7 +159,7 @@ export async function promptText(question: string, defaultValue = ""): Promise<s
       const onData = (chunk: string) => {
         for (const ch of chunk) {
           if (ch === "\x03" || ch === "\x04") return done(() => reject(new CancelledError()));
-          if (ch === "\r" || ch === "\n") return done(() => resolve(answer.trim() || defaultValue));
+          if (ch === "\r" || ch === "\n") return done(() => resolve(answer));
           if (ch === "\x7f" || ch === "\b") {
             if (answer) {
               answer = [...answer].slice(0, -1).join("");
@@ -225,6 +179,25 @@ export async function promptText(question: string, defaultValue = ""): Promise<s
     stdin.pause();
     process.stderr.write("\n");
   }
+}
+
+/**
+ * Ask a yes/no question on the terminal (`[y/N]` or `[Y/n]` is part of `question`); Enter takes the default.
+ * @throws CancelledError on Ctrl+C or EOF (exit 130)
+ */
+export async function confirm(question: string, defaultYes: boolean): Promise<boolean> {
+  const a = (await readVisibleLine(`${question} `)).trim().toLowerCase();
+  return a === "" ? defaultYes : a === "y" || a === "yes";
+}
+
+/**
+ * Ask for a line of visible text (ids, durations) with a default shown in brackets; Enter on an empty line takes
+ * the default.
+ * @throws CancelledError on Ctrl+C or EOF (exit 130)
+ */
+export async function promptText(question: string, defaultValue = ""): Promise<string> {
+  const answer = await readVisibleLine(defaultValue ? `${question} [${defaultValue}]: ` : `${question}: `);
+  return answer.trim() || defaultValue;
 }
 
 /**

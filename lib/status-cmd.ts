@@ -9,7 +9,7 @@ import { parseDuration } from "./duration.ts";
 import { JarvisError, UsageError } from "./errors.ts";
 import { printJson, printLine, log } from "./log.ts";
 import { resolveSecretRefs } from "./secrets.ts";
-import { computeStatus, configCredential, refsToResolve, type StatusReport } from "./status.ts";
+import { computeStatus, configCredential, refsToResolve, type StatusInput, type StatusReport } from "./status.ts";
 import { renderStatusText } from "./status-text.ts";
 import { loadStore, storeSecretValues } from "./store.ts";
 import { registerSecret } from "./mask.ts";
@@ -50,6 +50,33 @@ export function findLegacyFiles(agentDir: string, stateDir: string): string[] {
 }
 
 /**
+ * The status model of a loaded context and store (04 §2): `computeStatus` with the context's paths, config, env
+ * and agent. Options default to no resolved refs, no legacy files or extra warnings, the 24 h warn window, no check.
+ */
+export function statusOf(
+  ctx: Context,
+  store: AuthStore,
+  o: { now: number; refs?: StatusInput["refs"]; legacyFiles?: string[]; extraWarnings?: StatusInput["extraWarnings"]; warnWithinMs?: number; check?: boolean },
+): StatusReport {
+  return computeStatus({
+    configPath: ctx.paths.configPath,
+    agentId: ctx.agent.agentId,
+    agentDir: ctx.agent.agentDir,
+    config: ctx.config,
+    env: ctx.env,
+    store,
+    refs: o.refs ?? new Map(),
+    secretDefaults: ctx.secretDefaults,
+    legacyFiles: o.legacyFiles ?? [],
+    extraWarnings: o.extraWarnings ?? [],
+    now: o.now,
+    warnWithinMs: o.warnWithinMs ?? 86_400_000,
+    check: o.check ?? false,
+    showPath: ctx.show,
+  });
+}
+
+/**
  * Run `models status`. Prints the report and returns the exit code (04 §6 with `--check`, else 0).
  * @throws JarvisError for an unloadable store or config (exit 1), UsageError for bad flags (64)
  */
@@ -72,21 +99,13 @@ export async function runModelsStatus(flags: StatusFlags, ctxInput: ContextInput
     allowExec: Boolean(flags.resolveExec || flags.check),
   });
   registerLoadedSecrets(ctx, store, resolved.values());
-  const report: StatusReport = computeStatus({
-    configPath: ctx.paths.configPath,
-    agentId: ctx.agent.agentId,
-    agentDir: ctx.agent.agentDir,
-    config: ctx.config,
-    env: ctx.env,
-    store,
+  const report: StatusReport = statusOf(ctx, store, {
     refs: resolved,
-    secretDefaults: ctx.secretDefaults,
     legacyFiles: findLegacyFiles(ctx.agent.agentDir, ctx.paths.stateDir),
     extraWarnings: ctx.loaded.warnings,
     now,
     warnWithinMs,
     check: Boolean(flags.check),
-    showPath: ctx.show,
   });
   if (probes) report.auth = { ...report.auth, probes } as StatusReport["auth"];
   for (const w of report.auth.warnings) log.warn(w.message);
@@ -144,22 +163,7 @@ export function probeOptions(f: Record<string, string[]>): ProbeOptions {
 
 /** Run probes over the providers status lists; a TTY gets a progress line on stderr. */
 async function runStatusProbes(ctx: Context, store: AuthStore, opts: ProbeOptions, now: number): Promise<ProbeReport> {
-  const listing = computeStatus({
-    configPath: ctx.paths.configPath,
-    agentId: ctx.agent.agentId,
-    agentDir: ctx.agent.agentDir,
-    config: ctx.config,
-    env: ctx.env,
-    store,
-    refs: new Map(),
-    secretDefaults: ctx.secretDefaults,
-    legacyFiles: [],
-    extraWarnings: [],
-    now,
-    warnWithinMs: 86_400_000,
-    check: false,
-    showPath: ctx.show,
-  });
+  const listing = statusOf(ctx, store, { now });
   const providers = listing.auth.oauth.providers.map((p) => p.provider);
   const tty = Boolean(process.stderr.isTTY);
   const report = await runProbes(
