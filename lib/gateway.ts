@@ -16,7 +16,7 @@ import { short } from "./duration.ts";
 import { envCredentialList } from "./env-keys.ts";
 import { envRecord, originLabel } from "./env.ts";
 import { JarvisError, UsageError } from "./errors.ts";
-import { log } from "./log.ts";
+import { log, logInfoLine } from "./log.ts";
 import { registerSecret } from "./mask.ts";
 import { completionBody, directiveResponse, errorBody, lastUserText, parseChatBody, streamResponse } from "./openai-format.ts";
 import { modelChain, resolveModelRef, type ModelChain } from "./models.ts";
@@ -386,7 +386,7 @@ export async function runGateway(flags: GatewayFlags, input: ContextInput): Prom
           inFlight--;
         }
         const meta = metaOf.get(res);
-        log.info(
+        logInfoLine(
           `${req.method} ${route} ${res.status} ${Math.round(performance.now() - t0)}ms` +
             (meta ? ` session=${meta.session} model=${meta.model} credential=${meta.credential} attempts=${meta.attempts}` : ""),
         );

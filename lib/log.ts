@@ -45,6 +45,14 @@ function formatArg(a: unknown): string {
   }
 }
 
+/**
+ * An info line straight to stderr (redacted, subject to `--log-level`) without consola's per-call machinery: the
+ * gateway writes one per request, where consola's log-object handling is a measurable share of the request cost.
+ */
+export function logInfoLine(text: string): void {
+  if (log.level >= LEVELS.info) process.stderr.write(redact(text) + "\n");
+}
+
 /** Apply `--log-level`. */
 export function setLogLevel(name: LogLevelName): void {
   log.level = LEVELS[name];
