@@ -210,6 +210,24 @@ function lockContent(handle: LockHandle): string {
   return `${JSON.stringify({ pid: handle.pid, createdAt: handle.createdAt })}\n`;
 }
 
+/** Does the lock file still hold exactly this handle's `{pid, createdAt}` (not taken over as stale)? */
+export function lockStillHeld(handle: LockHandle): boolean {
+  try {
+    return fs.readFileSync(handle.lockPath, "utf8") === lockContent(handle);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Take `<targetPath>.lock` again after it was lost (08 §4 step 4), outside `withFileLock`'s scope: same creation,
+ * stale and wait rules. The caller releases the returned handle with `releaseLock`.
+ * @throws JarvisError lock_timeout
+ */
+export function reacquireLock(handle: LockHandle, label: string, timing: LockTiming): Promise<LockHandle> {
+  return acquire(handle.targetPath, handle.lockPath, label, timing);
+}
+
 async function acquire(target: string, lockPath: string, label: string, timing: LockTiming): Promise<LockHandle> {
   ensurePrivateDir(path.dirname(lockPath));
   const deadline = Date.now() + timing.waitMs;
@@ -284,7 +302,8 @@ function removeIfUnchanged(lockPath: string, bytes: Buffer): boolean {
   }
 }
 
-function releaseLock(handle: LockHandle): void {
+/** Unlink the lock file only if it still holds our exact content. Never throws. */
+export function releaseLock(handle: LockHandle): void {
   try {
     if (fs.readFileSync(handle.lockPath, "utf8") === lockContent(handle)) fs.unlinkSync(handle.lockPath);
   } catch {

@@ -3,14 +3,13 @@
  * credentials from other CLIs (re-read, never refreshed).
  */
 import { createHash, randomBytes } from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import { ofetch } from "ofetch";
 import type { JarvisConfig } from "./config.ts";
-import { isLockStale, lockTimingFromEnv, parseLockContent, withFileLock, type LockHandle, type LockTiming } from "./lock.ts";
-import { errnoCode, JarvisError } from "./errors.ts";
+import { lockStillHeld, lockTimingFromEnv, reacquireLock, releaseLock, withFileLock, type LockHandle, type LockTiming } from "./lock.ts";
+import { JarvisError } from "./errors.ts";
+import { decodeJwt } from "./jwt.ts";
+import { reReadExternal } from "./oauth-external.ts";
 import { log } from "./log.ts";
-import { expiryState } from "./eligibility.ts";
 import { registerSecret, redact } from "./mask.ts";
 import { normalizeSecret } from "./normalize.ts";
 import { findProviderKey, normalizeAuthProviderId } from "./providers.ts";
@@ -168,20 +167,6 @@ export function parsePastedRedirect(input: string, state: string): { code: strin
   return { code };
 }
 
-/** Decode a JWT payload without verifying it (display/routing only, 08 §3). */
-export function decodeJwt(token: string | undefined): Record<string, unknown> | undefined {
-  if (!token) return undefined;
-  const parts = token.split(".");
-  if (parts.length < 2) return undefined;
-  try {
-    const json = Buffer.from(parts[1]!.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
-    const v = JSON.parse(json);
-    return v && typeof v === "object" ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface OAuthTokens {
   access: string;
   refresh?: string;
@@ -296,55 +281,19 @@ function isPermanent(status: number, body: unknown): { reason: string } | undefi
   return { reason: /refresh_token_reused/i.test(text) ? "refresh_token_reused" : code || "invalid_grant" };
 }
 
-const lockText = (h: { pid: number; createdAt: number }) => `${JSON.stringify({ pid: h.pid, createdAt: h.createdAt })}\n`;
-
 /**
  * 08 §4 step 4: before writing, make sure the refresh lock still holds our `{pid, createdAt}`; if another process
  * took it over (it judged us stale), take it again — waiting for a live holder up to the lock wait — so our write
  * does not interleave with its refresh. The tokens are written either way (the old refresh token is spent).
  * @returns a lock we re-created and must release ourselves, or undefined (still ours, or not regained in time)
  */
-async function holdRefreshLock(h: LockHandle, timing: LockTiming): Promise<LockHandle | undefined> {
-  const read = () => {
-    try {
-      return fs.readFileSync(h.lockPath, "utf8");
-    } catch {
-      return undefined;
-    }
-  };
-  if (read() === lockText(h)) return undefined;
+async function holdRefreshLock(h: LockHandle, label: string, timing: LockTiming): Promise<LockHandle | undefined> {
+  if (lockStillHeld(h)) return undefined;
   log.warn(`the OAuth refresh lock ${h.lockPath} was taken over during the refresh; taking it again before storing the new tokens`);
-  const deadline = Date.now() + timing.waitMs;
-  for (let attempt = 0; ; attempt++) {
-    const again: LockHandle = { ...h, createdAt: Date.now() };
-    try {
-      fs.writeFileSync(h.lockPath, lockText(again), { flag: "wx", mode: 0o600 });
-      return again;
-    } catch (e) {
-      if (errnoCode(e) !== "EEXIST") return undefined;
-    }
-    const seen = read();
-    if (seen === undefined) continue;
-    let mtimeMs = 0;
-    try {
-      mtimeMs = fs.statSync(h.lockPath).mtimeMs;
-    } catch {
-      continue;
-    }
-    if (isLockStale({ ...parseLockContent(seen), mtimeMs }, Date.now(), timing.staleMs)) {
-      if (read() === seen) fs.rmSync(h.lockPath, { force: true });
-      continue;
-    }
-    if (Date.now() >= deadline) return undefined;
-    await Bun.sleep(Math.min(1000, 25 * 2 ** attempt) * (1 + Math.random()));
-  }
-}
-
-function releaseOwn(h: LockHandle): void {
   try {
-    if (fs.readFileSync(h.lockPath, "utf8") === lockText(h)) fs.unlinkSync(h.lockPath);
+    return await reacquireLock(h, label, timing);
   } catch {
-    // gone: nothing to release
+    return undefined;
   }
 }
 
@@ -395,14 +344,14 @@ async function doRefresh(ctx: RefreshContext, profileId: string, force: boolean)
         const res = await postTokenForm(settings.tokenUrl, form, timing.timeoutMs);
         if (res.status >= 200 && res.status < 300) {
           const tokens = tokensFromResponse((res as { body: unknown }).body, ctx.now(), settings.accountClaim);
-          const regained = await holdRefreshLock(handle, timing.lock);
+          const regained = await holdRefreshLock(handle, `OAuth refresh for ${profileId}`, timing.lock);
           try {
             await mutateStore(ctx.storePath, (doc) => {
               if (!doc || !updateOAuth(doc, profileId, tokens)) return { doc: undefined, result: undefined };
               return { doc, result: undefined };
             });
           } finally {
-            if (regained) releaseOwn(regained);
+            if (regained) releaseLock(regained);
           }
           return { ok: true, profile: fresh() ?? cur, refreshed: true, source: "token_endpoint" };
         }
@@ -438,107 +387,4 @@ async function doRefresh(ctx: RefreshContext, profileId: string, force: boolean)
     if (e instanceof JarvisError) return { ok: false, permanent: false, reasonCode: e.code, message: e.message };
     throw e;
   }
-}
-
-const lastExternalRead = new Map<string, number>();
-
-/** Names of the external sources for messages. */
-export function externalName(source: string): string {
-  return source === "codex" ? "Codex" : "Claude Code";
-}
-
-/**
- * Re-read an external profile's source (08 §5), at most once per 60 s per profile per process; update the store when
- * the source has a later expiry. A source that was not renewed is fine while the stored token is still valid.
- */
-async function reReadExternal(ctx: RefreshContext, profileId: string, profile: Profile): Promise<RefreshOutcome> {
-  const ext = profile.external!;
-  const name = externalName(ext.source);
-  const curExp = typeof profile.expires === "number" ? profile.expires : 0;
-  const unchanged = (why: string): RefreshOutcome => {
-    if (ctx.now() < curExp) return { ok: true, profile, refreshed: false, source: "external" };
-    const fix = `open ${name} so it renews its login, then retry (jarvis never refreshes another CLI's credentials)`;
-    return { ok: false, permanent: false, reasonCode: "expired", message: `${why}; ${fix}`, detail: why, fix };
-  };
-  const key = `${ctx.storePath}\0${profileId}`;
-  if (ctx.now() - (lastExternalRead.get(key) ?? -Infinity) < 60_000) return unchanged(`the ${name} login of ${profileId} has expired (re-read less than a minute ago)`);
-  lastExternalRead.set(key, ctx.now());
-  let read: ExternalCredential;
-  try {
-    read = readExternalFile(ext.source as "claude-code" | "codex", ext.path, ctx.now());
-  } catch (e) {
-    return unchanged(`cannot re-read ${ext.path}: ${e instanceof JarvisError ? e.message.replace(/\.$/, "") : String(e)}`);
-  }
-  if (read.kind !== "oauth") return unchanged(`${ext.path} no longer holds OAuth tokens`);
-  if (read.expires <= curExp) return unchanged(`the ${name} login in ${ext.path} has expired and was not renewed`);
-  const r = read;
-  await mutateStore(ctx.storePath, (doc) => {
-    if (!doc || !updateOAuth(doc, profileId, { access: r.access, expires: r.expires, accountId: r.accountId, email: r.email })) return { doc: undefined, result: undefined };
-    return { doc, result: undefined };
-  });
-  return { ok: true, profile: loadStore(ctx.storePath).profiles[profileId] ?? profile, refreshed: true, source: "external" };
-}
-
-export type ExternalCredential =
-  | { kind: "oauth"; access: string; expires: number; accountId?: string; email?: string }
-  | { kind: "api_key"; key: string };
-
-/** Default source path of an external CLI (08 §5). */
-export function externalPath(source: "claude-code" | "codex", env: Record<string, string | undefined>, home: string): string {
-  if (source === "claude-code") return path.join(env.CLAUDE_CONFIG_DIR?.trim() || path.join(home, ".claude"), ".credentials.json");
-  return path.join(env.CODEX_HOME?.trim() || path.join(home, ".codex"), "auth.json");
-}
-
-/**
- * Read and validate another CLI's credential file (read-only, 08 §5).
- * @throws JarvisError import_missing / import_invalid naming the file and field
- */
-export function readExternalFile(source: "claude-code" | "codex", file: string, now: number): ExternalCredential {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch {
-    if (source === "claude-code") {
-      throw new JarvisError(
-        "import_missing",
-        `No Claude Code credentials at ${file}. Run \`claude\` and log in first; on macOS Claude Code keeps them in the Keychain, which jarvis does not read — use setup-token instead.`,
-      );
-    }
-    throw new JarvisError("import_missing", `No Codex credentials at ${file}. Run \`codex login\` first.`);
-  }
-  let doc: any;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new JarvisError("import_invalid", `${file} is not valid JSON.`);
-  }
-  void now;
-  if (source === "claude-code") {
-    const o = doc?.claudeAiOauth;
-    if (!o || typeof o !== "object") throw new JarvisError("import_invalid", `${file} has no claudeAiOauth object; no usable tokens in it.`);
-    if (typeof o.accessToken !== "string" || !o.accessToken.trim()) throw new JarvisError("import_invalid", `${file}: claudeAiOauth.accessToken is missing; no usable tokens in it.`);
-    const e = expiryState(o.expiresAt, now);
-    if (e.state === "none" || e.state === "invalid_expires") {
-      throw new JarvisError("import_invalid", `${file}: claudeAiOauth.expiresAt is ${o.expiresAt === undefined ? "missing" : "invalid"}${e.hint ? ` (${e.hint})` : ""}.`);
-    }
-    registerSecret(o.accessToken);
-    return { kind: "oauth", access: o.accessToken.trim(), expires: o.expiresAt };
-  }
-  const t = doc?.tokens;
-  if (t && typeof t === "object") {
-    if (typeof t.access_token !== "string" || !t.access_token.trim()) throw new JarvisError("import_invalid", `${file}: tokens.access_token is missing; no usable tokens in it.`);
-    const exp = decodeJwt(t.access_token)?.exp;
-    if (typeof exp !== "number") throw new JarvisError("import_invalid", `${file}: tokens.access_token has no exp claim.`);
-    const expires = exp * 1000;
-    const e = expiryState(expires, now);
-    if (e.state === "invalid_expires") throw new JarvisError("import_invalid", `${file}: tokens.access_token exp claim is invalid.`);
-    const email = decodeJwt(t.id_token)?.email;
-    registerSecret(t.access_token);
-    return { kind: "oauth", access: t.access_token.trim(), expires, accountId: typeof t.account_id === "string" ? t.account_id : undefined, email: typeof email === "string" ? email : undefined };
-  }
-  if (typeof doc?.OPENAI_API_KEY === "string" && doc.OPENAI_API_KEY.trim()) {
-    registerSecret(doc.OPENAI_API_KEY);
-    return { kind: "api_key", key: doc.OPENAI_API_KEY.trim() };
-  }
-  throw new JarvisError("import_invalid", `${file} has neither tokens nor OPENAI_API_KEY; no usable tokens in it.`);
 }

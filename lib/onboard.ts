@@ -10,7 +10,7 @@ import { isLoopback } from "./gateway.ts";
 import { log, printJson, printLine } from "./log.ts";
 import { registerSecret } from "./mask.ts";
 import { normalizeSecret } from "./normalize.ts";
-import { externalPath, readExternalFile } from "./oauth.ts";
+import { externalPath, readExternalFile } from "./oauth-external.ts";
 import { CUSTOM_ENV_VAR, envRef, fail, logNextSteps, printResult, verifyPlan, writePlan, type WritePlan } from "./onboard-write.ts";
 import { resolveOrder } from "./order.ts";
 import { isInteractive, readStdin } from "./prompt.ts";
