@@ -13,6 +13,7 @@ import { redact } from "./mask.ts";
 import { authorizeUrl, oauthSettings, parsePastedRedirect, pkce, postTokenForm, refreshProfile, tokensFromResponse, type OAuthSettings, type RefreshContext } from "./oauth.ts";
 import { externalName, externalPath, readExternalFile } from "./oauth-external.ts";
 import { confirm, isInteractive } from "./prompt.ts";
+import { isTermux } from "./paths.ts";
 import { catalogEntry, normalizeAuthProviderId } from "./providers.ts";
 import { mutateStore, upsertProfile, type Credential } from "./store-write.ts";
 import { loadStore, isValidProfileId, type Profile } from "./store.ts";
@@ -48,7 +49,7 @@ function openBrowser(url: string): void {
   const cmd =
     process.platform === "darwin"
       ? ["open", url]
-      : process.env.TERMUX_VERSION || (process.env.PREFIX ?? "").includes("/com.termux/")
+      : isTermux(process.env)
         ? ["termux-open-url", url]
         : process.platform === "win32"
           ? ["cmd", "/c", "start", "", url]

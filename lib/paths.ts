@@ -62,3 +62,8 @@ export function displayPath(p: string, home: string): string {
   const prefix = home.endsWith(path.sep) ? home : home + path.sep;
   return p.startsWith(prefix) ? "~/" + p.slice(prefix.length) : p;
 }
+
+/** Termux is detected by `TERMUX_VERSION` or a `PREFIX` containing `/com.termux/` (10 §4). */
+export function isTermux(env: EnvSnapshot): boolean {
+  return envValue(env, "TERMUX_VERSION") !== undefined || (envValue(env, "PREFIX") ?? "").includes("/com.termux/");
+}

@@ -8,10 +8,6 @@ import path from "node:path";
 import { JarvisError, UsageError } from "../lib/errors.ts";
 import {
   classifyCheck,
-  cronLine,
-  installPlan,
-  isTermux,
-  locationEnv,
   mergeSettings,
   notificationMessage,
   notifyShell,
@@ -20,19 +16,24 @@ import {
   outcomeLine,
   parseMonitorConfig,
   parseMonitorState,
-  removeCronLine,
   runDocument,
   selectMethod,
   settingsFromFlags,
   shouldNotify,
-  systemdService,
   termuxShell,
-  termuxTaskScript,
-  upsertCronLine,
   type CheckRun,
 } from "../lib/monitor.ts";
+import {
+  cronLine,
+  installPlan,
+  locationEnv,
+  removeCronLine,
+  systemdService,
+  termuxTaskScript,
+  upsertCronLine,
+} from "../lib/monitor-files.ts";
 import { runCheck, runNotifyCommand } from "../lib/monitor-cmd.ts";
-import { resolvePaths } from "../lib/paths.ts";
+import { isTermux, resolvePaths } from "../lib/paths.ts";
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "jarvis-monitor-unit-"));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
