@@ -23,6 +23,7 @@ import { refDisplay } from "./secret-ref.ts";
 import { profileHealth } from "./status.ts";
 import { cleanIds, clearOrder, mutateStore, removeProfile, setOrder, upsertProfile, type Credential } from "./store-write.ts";
 import { isValidProfileId, loadStore, type AuthStore, type CredentialType } from "./store.ts";
+import { toDict } from "./dict.ts";
 
 const PROVIDER_FLAG = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -362,7 +363,7 @@ export async function runAuthRemove(rawId: string, flags: { yes?: boolean }, inp
     }
   }
   // A config-only entry touches no store: no lock file, no directories (05 §5).
-  const inStore = store.doc !== null && removeProfile(structuredClone(store.doc) as Record<string, any>, id);
+  const inStore = store.doc !== null && removeProfile(toDict(store.doc) as Record<string, any>, id);
   const { wrote: storeWrote } = inStore
     ? await mutateStore(ctx.agent.storePath, (doc) => {
         if (!doc) return { doc: undefined, result: false };

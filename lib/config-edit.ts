@@ -10,6 +10,7 @@ import { atomicWriteFile, serializeJson, updateJsonFile } from "./atomic.ts";
 import { parseConfigText } from "./config.ts";
 import { log } from "./log.ts";
 import { findProviderKey } from "./providers.ts";
+import { dict, toDict } from "./dict.ts";
 
 type Doc = Record<string, any>;
 
@@ -23,10 +24,10 @@ type Doc = Record<string, any>;
 export async function editConfig(configPath: string, change: (doc: Doc) => boolean, show: (p: string) => string): Promise<boolean> {
   const { wrote } = await updateJsonFile(configPath, {
     label: "jarvis.json",
-    read: (text) => ({ text, doc: text === null ? {} : (parseConfigText(text, configPath) as Doc) }),
+    read: (text) => ({ text, doc: text === null ? dict() : (parseConfigText(text, configPath) as Doc) }),
     parseBaseline: (text) => JSON5.parse(text),
     mutate: ({ text, doc }) => {
-      const next = structuredClone(doc);
+      const next = toDict(doc);
       // Deep-equal (e.g. only key order differs) counts as unchanged: no backup, no write (01 §4 rule 2).
       if (!change(next) || isDeepStrictEqual(next, doc)) return { doc: undefined, result: undefined };
       if (text !== null && text !== serializeJson(doc)) {
@@ -42,7 +43,7 @@ export async function editConfig(configPath: string, change: (doc: Doc) => boole
 }
 
 function obj(parent: Doc, key: string): Doc {
-  if (!parent[key] || typeof parent[key] !== "object" || Array.isArray(parent[key])) parent[key] = {};
+  if (!parent[key] || typeof parent[key] !== "object" || Array.isArray(parent[key])) parent[key] = dict();
   return parent[key];
 }
 

@@ -8,6 +8,7 @@ import { Type, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { JarvisError, errnoCode } from "./errors.ts";
 import { validateSecretsConfig } from "./secrets.ts";
+import { dict, toDict } from "./dict.ts";
 
 /** The parts of the config jarvis reads. Everything else is kept but untyped. */
 export type ModelSpec = string | { primary?: string; fallbacks?: string[] };
@@ -227,7 +228,8 @@ export function parseConfigText(text: string, filePath: string): Record<string, 
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     throw new JarvisError("config_invalid", `Invalid config ${filePath}: top level must be an object`);
   }
-  return doc as Record<string, unknown>;
+  // Null-prototype maps: profile ids, provider ids and env names in the config are user input.
+  return toDict(doc) as Record<string, unknown>;
 }
 
 /**
@@ -297,7 +299,7 @@ export function substituteConfig(
     }
     if (Array.isArray(value)) return value.map((v, i) => walk(v, [...parts, String(i)]));
     if (value && typeof value === "object") {
-      const out: Record<string, unknown> = {};
+      const out = dict();
       for (const [k, v] of Object.entries(value)) out[k] = parts.length === 0 && k === "env" ? v : walk(v, [...parts, k]);
       return out;
     }

@@ -11,6 +11,7 @@ import { errnoCode } from "./errors.ts";
 import { normalizeSecret } from "./normalize.ts";
 import { catalogEnvVarNames, isCredentialEnvName, isKeyListEnvName, CATALOG, envBase } from "./providers.ts";
 import type { EnvSnapshot } from "./paths.ts";
+import { dict } from "./dict.ts";
 
 export type EnvOrigin = "process" | "cwd-dotenv" | "state-dotenv" | "config-env" | "shell";
 
@@ -72,7 +73,7 @@ export function parseDotenv(text: string): Record<string, string> {
  * `shellEnv`. Names trimmed and checked; empty values, values containing `${` and dangerous names skipped.
  */
 export function configEnvVars(envBlock: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = dict<string>();
   if (!envBlock || typeof envBlock !== "object") return out;
   const block = envBlock as Record<string, unknown>;
   const take = (rawName: string, value: unknown) => {

@@ -60,7 +60,7 @@ export function setLogLevel(name: LogLevelName): void {
 
 /** True for a valid `--log-level` value. */
 export function isLogLevel(v: string): v is LogLevelName {
-  return v in LEVELS;
+  return Object.hasOwn(LEVELS, v);
 }
 
 /** One line of data on stdout (redacted). */

@@ -4,6 +4,7 @@
 import type { JarvisConfig, ModelSpec } from "./config.ts";
 import { normalizeAgentId } from "./agents.ts";
 import { normalizeProviderId } from "./providers.ts";
+import { dict } from "./dict.ts";
 
 export const BUILTIN_DEFAULT_MODEL = "anthropic/claude-opus-4-6";
 
@@ -31,7 +32,7 @@ export function splitModelRef(raw: string): ModelRef | undefined {
 
 /** Alias → model ref map from `agents.defaults.models.<ref>.alias` (alias as written). */
 export function aliasMap(config: JarvisConfig): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = dict<string>();
   for (const [ref, v] of Object.entries(config.agents?.defaults?.models ?? {})) {
     if (v && typeof v.alias === "string" && v.alias.trim()) out[v.alias.trim()] = ref;
   }

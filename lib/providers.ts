@@ -2,6 +2,7 @@
  * The one provider catalog (spec 02 §3): ids, aliases, env var names, API kind, default base URL, probe model.
  * Status, probes and the gateway all read this table.
  */
+import { own } from "./dict.ts";
 
 export type ApiKind = "anthropic-messages" | "openai-completions" | "openai-responses" | "google-generative-ai";
 
@@ -86,13 +87,13 @@ const AUTH_ALIASES: Record<string, string> = { "volcengine-plan": "volcengine", 
 /** Normalise a provider id: trim, lower-case, apply the catalog aliases (02 §3). */
 export function normalizeProviderId(raw: string): string {
   const id = raw.trim().toLowerCase();
-  return ALIASES[id] ?? id;
+  return own(ALIASES, id) ?? id;
 }
 
 /** Provider id normalisation used for auth lookups (adds the `*-plan` aliases, 02 §3). */
 export function normalizeAuthProviderId(raw: string): string {
   const id = normalizeProviderId(raw);
-  return AUTH_ALIASES[id] ?? id;
+  return own(AUTH_ALIASES, id) ?? id;
 }
 
 /** Catalog row for a normalised provider id, or undefined for custom providers. */

@@ -6,6 +6,7 @@ import type { JarvisConfig } from "./config.ts";
 import { updateJsonFile } from "./atomic.ts";
 import { cooldownSettings, nextStatsAfterFailure, nextStatsAfterSuccess, neverCoolsDown, RECORDABLE_REASONS } from "./cooldown.ts";
 import { JarvisError } from "./errors.ts";
+import { dict, toDict } from "./dict.ts";
 import { findProviderKey, normalizeAuthProviderId } from "./providers.ts";
 import { parseStoreText, type AuthStore, type CredentialType } from "./store.ts";
 
@@ -35,9 +36,8 @@ export interface Credential {
 }
 
 function ensureCanonical(doc: Doc | null): Doc {
-  const d: Doc = doc ?? {};
-  if (d.version === undefined) d.version = 1;
-  if (!d.profiles || typeof d.profiles !== "object") d.profiles = {};
+  const d: Doc = doc ?? dict();
+  if (!d.profiles || typeof d.profiles !== "object") d.profiles = dict();
   return d;
 }
 
@@ -133,7 +133,7 @@ export function setOrder(doc: Doc | null, providerId: string, ids: readonly stri
     clearOrder(d, providerId);
     return d;
   }
-  if (!d.order || typeof d.order !== "object") d.order = {};
+  if (!d.order || typeof d.order !== "object") d.order = dict();
   const key = findProviderKey(d.order, providerId) ?? providerId;
   d.order[key] = list;
   return d;
@@ -155,7 +155,7 @@ function statsOf(d: Doc, id: string): Doc | undefined {
 }
 
 function setStats(d: Doc, id: string, stats: object): void {
-  if (!d.usageStats || typeof d.usageStats !== "object") d.usageStats = {};
+  if (!d.usageStats || typeof d.usageStats !== "object") d.usageStats = dict();
   d.usageStats[id] = stats;
 }
 
@@ -169,7 +169,7 @@ export function markSuccess(d: Doc, id: string, providerId: string, now: number)
   if (!profile) return false;
   setStats(d, id, nextStatsAfterSuccess(statsOf(d, id), now));
   if (typeof profile.provider === "string" && normalizeAuthProviderId(profile.provider) === providerId) {
-    if (!d.lastGood || typeof d.lastGood !== "object") d.lastGood = {};
+    if (!d.lastGood || typeof d.lastGood !== "object") d.lastGood = dict();
     d.lastGood[providerId] = id;
   }
   return true;
@@ -231,7 +231,7 @@ export function readStoreForWrite(text: string | null, path: string): { doc: Doc
       "auth-profiles.json uses the legacy flat layout; run jarvis doctor --fix to migrate it (a backup is kept)",
     );
   }
-  return { doc: JSON.parse(text) as Doc, store };
+  return { doc: toDict(JSON.parse(text)) as Doc, store };
 }
 
 /**
@@ -246,6 +246,18 @@ export async function mutateStore<R>(
   return updateJsonFile(path, {
     label: "auth store",
     read: (text) => readStoreForWrite(text, path),
-    mutate: ({ doc, store }) => change(doc === null ? null : structuredClone(doc), store),
+    mutate: ({ doc, store }) => {
+      const out = change(doc === null ? null : toDict(doc), store);
+      return { ...out, doc: out.doc === undefined ? undefined : withVersion(out.doc) };
+    },
   });
+}
+
+/** Every written store carries `"version": 1` (03 §1 "written as 1"); a file without one gets it first. */
+function withVersion(doc: Doc): Doc {
+  if (doc.version === 1) return doc;
+  const out = dict();
+  out.version = 1;
+  for (const [k, v] of Object.entries(doc)) if (k !== "version") out[k] = v;
+  return out;
 }

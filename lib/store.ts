@@ -8,6 +8,7 @@ import { Type, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { JarvisError, errnoCode } from "./errors.ts";
 import { findJsonError } from "./json-pos.ts";
+import { dict, own, toDict } from "./dict.ts";
 import { isSecretRefShaped } from "./secret-ref.ts";
 
 export type CredentialType = "api_key" | "token" | "oauth";
@@ -167,7 +168,7 @@ export function validateProfileEntry(
     p.type = p.mode;
     aliases.push("mode→type");
   }
-  if (typeof p.type === "string" && TYPE_ALIASES[p.type]) {
+  if (typeof p.type === "string" && own(TYPE_ALIASES, p.type)) {
     aliases.push(`type ${p.type}→api_key`);
     p.type = TYPE_ALIASES[p.type];
   }
@@ -222,17 +223,18 @@ function describe(path: string) {
  */
 export function interpretStore(doc: unknown, path: string): AuthStore {
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new JarvisError("store_invalid", describe(path));
-  const d = doc as Record<string, unknown>;
+  // Null-prototype copy: profile ids and provider ids are user input (`__proto__`, `toString` are valid ids).
+  const d = toDict(doc) as Record<string, unknown>;
   const warnings: StoreWarning[] = [];
   let rawProfiles: Record<string, unknown>;
   let status: AuthStore["status"] = "ok";
   const keys = Object.keys(d);
-  if (keys.length === 0) rawProfiles = {};
+  if (keys.length === 0) rawProfiles = dict();
   else if (d.profiles && typeof d.profiles === "object" && !Array.isArray(d.profiles)) {
     rawProfiles = d.profiles as Record<string, unknown>;
   } else if (!("profiles" in d) && Object.values(d).every((v) => v && typeof v === "object" && !Array.isArray(v))) {
     status = "legacy_flat";
-    rawProfiles = {};
+    rawProfiles = dict();
     for (const [k, v] of Object.entries(d)) {
       if (k.includes(":")) rawProfiles[k] = v;
       else rawProfiles[`${k}:default`] = { provider: k, ...(v as object) };
@@ -250,7 +252,7 @@ export function interpretStore(doc: unknown, path: string): AuthStore {
     }
   }
 
-  const profiles: Record<string, Profile> = {};
+  const profiles = dict<Profile>();
   const invalid: InvalidProfile[] = [];
   const aliasNotes: string[] = [];
   for (const [id, entry] of Object.entries(rawProfiles)) {
@@ -269,7 +271,7 @@ export function interpretStore(doc: unknown, path: string): AuthStore {
     });
   }
 
-  const order: Record<string, string[]> = {};
+  const order = dict<string[]>();
   if (status === "ok" && d.order && typeof d.order === "object" && !Array.isArray(d.order)) {
     for (const [p, list] of Object.entries(d.order as Record<string, unknown>)) {
       if (!Array.isArray(list)) {
@@ -281,11 +283,11 @@ export function interpretStore(doc: unknown, path: string): AuthStore {
       order[p] = ids;
     }
   }
-  const lastGood: Record<string, string> = {};
+  const lastGood = dict<string>();
   if (status === "ok" && d.lastGood && typeof d.lastGood === "object") {
     for (const [p, v] of Object.entries(d.lastGood as Record<string, unknown>)) if (typeof v === "string") lastGood[p] = v;
   }
-  const usageStats: Record<string, UsageStats> = {};
+  const usageStats = dict<UsageStats>();
   if (status === "ok" && d.usageStats && typeof d.usageStats === "object") {
     for (const [id, v] of Object.entries(d.usageStats as Record<string, unknown>)) {
       const s = sanitizeUsageStats(v);
@@ -334,7 +336,7 @@ export function storeSecretValues(store: AuthStore): string[] {
 
 /** An empty store for a missing file. */
 export function emptyStore(path: string): AuthStore {
-  return { path, status: "missing", doc: null, profiles: {}, invalid: [], order: {}, lastGood: {}, usageStats: {}, warnings: [] };
+  return { path, status: "missing", doc: null, profiles: dict(), invalid: [], order: dict(), lastGood: dict(), usageStats: dict(), warnings: [] };
 }
 
 /**
