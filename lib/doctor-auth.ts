@@ -10,7 +10,8 @@ import { authChoiceForEnvVar } from "./onboard.ts";
 import { resolveOrder } from "./order.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
 import { refDisplay, refKey, type SecretRef } from "./secret-ref.ts";
-import { computeStatus, configCredential, missingAuthHint, type StatusReport } from "./status.ts";
+import { computeStatus, missingAuthHint, type StatusReport } from "./status.ts";
+import { configCredential } from "./config-credential.ts";
 import type { DoctorData, Finding } from "./doctor.ts";
 
 // --- auth health (through the status model, one resolver) ----------------------------------------------------------

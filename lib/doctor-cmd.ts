@@ -39,8 +39,10 @@ import { registerSecret } from "./mask.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
 import { validateSecretsConfig, resolveSecretRefs } from "./secrets.ts";
 import { displayPath, resolvePaths, type ResolvedPaths } from "./paths.ts";
-import { configCredential, refsToResolve } from "./status.ts";
+import { refsToResolve } from "./status.ts";
+import { configCredential } from "./config-credential.ts";
 import { emptyStore, loadStore, storeSecretValues, type AuthStore } from "./store.ts";
+import { toDict } from "./dict.ts";
 
 export interface DoctorFlags {
   fix?: boolean;
@@ -98,7 +100,7 @@ function readConfig(configPath: string): { data: DoctorData["config"]; usable: D
   }
   data.invalid = [...validateConfig(data.raw), ...validateSecretsConfig(data.raw.secrets)];
   // The other checks run on what is left once the wrongly typed keys are removed (in memory only).
-  const usable = structuredClone(data.raw);
+  const usable = toDict(data.raw);
   for (let i = 0; i < 50; i++) {
     const first = validateConfig(usable)[0];
     if (!first) return { data, usable };

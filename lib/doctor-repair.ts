@@ -13,6 +13,7 @@ import { normalizeAuthProviderId } from "./providers.ts";
 import { coerceSecretRef } from "./secret-ref.ts";
 import { parseStoreText } from "./store.ts";
 import { readStoreForWrite } from "./store-write.ts";
+import { own } from "./dict.ts";
 
 type Doc = Record<string, any>;
 
@@ -55,7 +56,7 @@ export function canonicalEntry(entry: unknown): { entry: unknown; changes: Entry
     e = renameKey(e, "mode", "type");
     changes.aliases.push("mode→type");
   }
-  if (typeof e.type === "string" && TYPE_ALIASES[e.type]) {
+  if (typeof e.type === "string" && own(TYPE_ALIASES, e.type)) {
     changes.aliases.push(`type ${e.type}→api_key`);
     e.type = TYPE_ALIASES[e.type];
   }
@@ -177,7 +178,7 @@ export function entryDifference(id: string, original: unknown, migrated: unknown
     let want: unknown = v;
     if (k === "mode" && original.type === undefined) name = "type";
     if (k === "apiKey" && original.key === undefined) name = "key";
-    if (name === "type" && typeof want === "string" && TYPE_ALIASES[want]) want = TYPE_ALIASES[want];
+    if (name === "type" && typeof want === "string" && own(TYPE_ALIASES, want)) want = TYPE_ALIASES[want];
     if (k === "expires" && c?.expiresFrom !== undefined) want = c.expiresFrom * 1000;
     if (c?.dropped === name) continue;
     if (!isDeepStrictEqual(migrated[name], want)) return `${id}.${k} differs after the migration`;

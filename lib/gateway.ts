@@ -27,7 +27,8 @@ import { coerceSecretRef, refDisplay, refKey } from "./secret-ref.ts";
 import { resolveSecretRefs } from "./secrets.ts";
 import { CoalescingRecorder } from "./usage-recorder.ts";
 import { SESSION_KEY, SessionReader, sessionsPath, updateSession, type Session } from "./sessions.ts";
-import { configCredential, profileHealth } from "./status.ts";
+import { profileHealth } from "./status.ts";
+import { configCredential } from "./config-credential.ts";
 import { loadStore, type AuthStore } from "./store.ts";
 import { profileRef } from "./eligibility.ts";
 

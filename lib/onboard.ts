@@ -18,6 +18,7 @@ import { catalogEntry, envBase } from "./providers.ts";
 import { checkSetupToken, profileIdFlag, providerFlag } from "./auth-cmd.ts";
 import type { Credential } from "./store-write.ts";
 import { loadStore } from "./store.ts";
+import { own } from "./dict.ts";
 
 /** An API-key row of the 09 §2.2 table; the key flag has the choice's name, the env var is `<BASE>_API_KEY`. */
 export interface ApiKeyChoice {
@@ -179,7 +180,7 @@ function validateFlags(f: OnboardFlags): string {
   usageEnum("secret-input-mode", f.secretInputMode, ["plaintext", "ref"]);
   usageEnum("store", f.store, ["profile", "env"]);
   usageEnum("custom-compatibility", f.customCompatibility, ["openai", "anthropic"]);
-  const choice = CHOICE_ALIASES[f.authChoice!] ?? f.authChoice!;
+  const choice = own(CHOICE_ALIASES, f.authChoice!) ?? f.authChoice!;
   if (!AUTH_CHOICES.includes(choice)) throw new UsageError(`Unknown --auth-choice "${f.authChoice}" (one of: ${AUTH_CHOICES.join(", ")}).`);
   for (const [flag, v] of [...Object.entries(f.keys), ["token", f.token], ["custom-api-key", f.customApiKey]] as const) {
     if (v === null) throw new UsageError(`--${flag} needs a value (the secret, or - to read it from stdin).`);

@@ -17,7 +17,7 @@ import { allModelRefs, modelChain } from "./models.ts";
 import { catalogEntry, findProviderKey, type ApiKind } from "./providers.ts";
 import { refKey, type SecretRefDefaults, coerceSecretRef } from "./secret-ref.ts";
 import { resolveSecretRefs } from "./secrets.ts";
-import { configCredential } from "./status.ts";
+import { configCredential } from "./config-credential.ts";
 import { markFailure, markSuccess, mutateStore } from "./store-write.ts";
 import { failureLogLine } from "./cooldown.ts";
 import type { Profile, UsageStats } from "./store.ts";

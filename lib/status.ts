@@ -7,12 +7,13 @@ import { activeWindow } from "./cooldown.ts";
 import { expiryState, profileRef } from "./eligibility.ts";
 import type { EffectiveEnv, Warning } from "./env.ts";
 import { envCredentialList, type EnvCredentialList } from "./env-keys.ts";
-import { mask, markerDisplay } from "./mask.ts";
+import { mask } from "./mask.ts";
 import { aliasMap, allModelRefs, modelChain, providersInUse, refString, resolveModelRef, type ModelChain } from "./models.ts";
 import { resolveOrder, storeProfileIds } from "./order.ts";
-import { CATALOG, catalogEntry, catalogEnvVarNames, envBase, findProviderKey, normalizeAuthProviderId, normalizeProviderId } from "./providers.ts";
+import { CATALOG, envBase, findProviderKey, normalizeAuthProviderId, normalizeProviderId } from "./providers.ts";
 import { coerceSecretRef, refDisplay, refKey, type SecretRef, type SecretRefDefaults } from "./secret-ref.ts";
 import type { AuthStore, Profile } from "./store.ts";
+import { configCredential } from "./config-credential.ts";
 import { short, isoTime } from "./duration.ts";
 
 /** Outcome of resolving one ref (keyed by `refKey`). `skipped`: an exec ref not resolved on this run. */
@@ -107,62 +108,6 @@ export interface StatusReport {
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Config credential of a provider (02 §4.2) as status sees it. */
-export interface ConfigCredential {
-  kind: "plaintext" | "ref" | "marker" | "local" | "invalid_ref";
-  display: string;
-  /** Whether it can supply a credential (markers need their env var; `secretref-managed` never). */
-  present: boolean;
-  ref?: SecretRef;
-  error?: string;
-  value?: string;
-}
-
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "0.0.0.0", "[::1]", "::1"]);
-
-/**
- * The config credential of provider P: `models.providers.<P>.apiKey` (SecretRef, `${NAME}` ref, env var name marker,
- * `secretref-managed`, `ollama-local` / `custom-local`, plaintext), else a synthetic local key (02 §4.2).
- */
-export function configCredential(
-  providerId: string,
-  config: JarvisConfig,
-  envVars: EffectiveEnv["vars"],
-  defaults: SecretRefDefaults,
-): ConfigCredential | undefined {
-  const providers = config.models?.providers;
-  const key = findProviderKey(providers, providerId);
-  const entry = key !== undefined ? providers![key] : undefined;
-  const apiKey = entry?.apiKey;
-  if (apiKey !== undefined && apiKey !== null && apiKey !== "") {
-    const c = coerceSecretRef(apiKey, defaults);
-    if (c && "ref" in c) return { kind: "ref", display: refDisplay(c.ref), present: true, ref: c.ref };
-    if (c && "error" in c) return { kind: "invalid_ref", display: "ref(invalid)", present: false, error: c.error };
-    if (typeof apiKey === "string") {
-      const v = apiKey.trim();
-      if (v === "secretref-managed") return { kind: "marker", display: markerDisplay(v), present: false };
-      if (v === "ollama-local" || v === "custom-local") return { kind: "local", display: markerDisplay(v), present: true, value: v };
-      // Only catalog names are markers (02 §4.2); any other string is a plaintext key.
-      if (catalogEnvVarNames().includes(v)) {
-        const ev = envVars.get(v)?.value;
-        return { kind: "marker", display: markerDisplay(v), present: ev !== undefined, value: ev };
-      }
-      return { kind: "plaintext", display: mask(v), present: v !== "", value: v };
-    }
-    return undefined;
-  }
-  if (providerId === "ollama" && entry) return { kind: "local", display: markerDisplay("ollama-local"), present: true, value: "ollama-local" };
-  if (entry && !catalogEntry(providerId) && typeof entry.baseUrl === "string" && entry.api && Array.isArray(entry.models) && entry.models.length > 0) {
-    try {
-      const host = new URL(entry.baseUrl).hostname;
-      if (LOCAL_HOSTS.has(host)) return { kind: "local", display: markerDisplay("custom-local"), present: true, value: "custom-local" };
-    } catch {
-      // not a URL: no synthetic key
-    }
-  }
-  return undefined;
-}
 
 /**
  * Every SecretRef the report needs: profile refs (api_key/token, when the ref wins) and config credential refs.
