@@ -3,8 +3,8 @@
  */
 import { cac, type CAC } from "cac";
 import pkg from "./package.json" with { type: "json" };
-import { attachOptionValues, joinCommandWords, rawOption, rawOptionValues } from "./lib/cli.ts";
-import { EXIT, JarvisError } from "./lib/errors.ts";
+import { attachOptionValues, danglingValueOption, joinCommandWords, optionNames, rawOption, rawOptionValues, unknownOption } from "./lib/cli.ts";
+import { EXIT, JarvisError, UsageError } from "./lib/errors.ts";
 import { isLogLevel, log, printJson, setLogLevel } from "./lib/log.ts";
 import { redact } from "./lib/mask.ts";
 import { runModelsStatus } from "./lib/status-cmd.ts";
@@ -321,9 +321,16 @@ async function main(): Promise<number> {
     process.stdout.write(versionLine() + "\n");
     return EXIT.ok;
   }
+  const dangling = danglingValueOption(args, valueOptions);
+  if (dangling) throw new UsageError(dangling === "provider" ? "Missing --provider." : `Option --${dangling} needs a value.`);
   const argv = joinCommandWords(args, cli.commands.map((c) => c.name), valueOptions);
   cli.parse([process.argv[0]!, "jarvis", ...argv], { run: false });
   if (isHelp) return EXIT.ok;
+  if (cli.matchedCommand) {
+    // cac accepts camelCase spellings (`--probeTimeout`) and names unknown options in camelCase: check the raw argv.
+    const unknown = unknownOption(args, optionNames([cli.globalCommand, cli.matchedCommand]));
+    if (unknown) throw new UsageError(`Unknown option \`${unknown}\`. Run jarvis --help.`);
+  }
   if (!cli.matchedCommand) {
     const first = cli.args[0];
     if (first === undefined) {
@@ -344,11 +351,15 @@ function fail(e: unknown): number {
     log.error(e.message);
     return e.exitCode;
   }
+  if (e instanceof Error && e.name === "CACError" && /^option `--provider\b/.test(e.message) && /value is missing/.test(e.message)) {
+    process.stderr.write("error: Missing --provider.\n");
+    return EXIT.usage;
+  }
   if (e instanceof Error && e.name === "CACError") {
     // A group command ("models") with leftover words means the sub-command does not exist.
     const unused = /^Unused args: (.*)$/.exec(e.message);
     const msg = unused && cli.matchedCommandName
-      ? `Unknown command "${cli.matchedCommandName} ${unused[1]!.replace(/`/g, "")}". Run jarvis --help.`
+      ? `Unknown command "${cli.matchedCommandName} ${unused[1]!.replace(/`/g, "").split(", ").join(" ")}". Run jarvis --help.`
       : `${e.message}. Run jarvis --help.`;
     process.stderr.write(redact(`error: ${msg}`) + "\n");
     return EXIT.usage;

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { errnoCode } from "./errors.ts";
+import { errnoCode, JarvisError } from "./errors.ts";
 import { ensurePrivateDir, isPidAlive, withFileLock, type LockTiming } from "./lock.ts";
 
 /** The on-disk JSON form of every jarvis-written JSON file (03 §4 step 3): 2-space indent plus a trailing newline. */
@@ -120,6 +120,27 @@ export async function updateJsonFile<T, R>(
   targetPath: string,
   opts: UpdateJsonOptions<T, R>,
 ): Promise<{ result: R; wrote: boolean }> {
+  try {
+    return await lockedUpdate(targetPath, opts);
+  } catch (e) {
+    throw asWriteError(e, targetPath);
+  }
+}
+
+const WRITE_ERRORS = new Set(["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR", "EEXIST", "ELOOP"]);
+
+/**
+ * A file-system failure while locking or writing becomes a `write_failed` error naming the file and the cause
+ * (exit 1), instead of an unexpected failure. Other errors pass through unchanged.
+ */
+export function asWriteError(e: unknown, targetPath: string): unknown {
+  const code = errnoCode(e);
+  if (e instanceof JarvisError || code === undefined || !WRITE_ERRORS.has(code)) return e;
+  const file = typeof (e as { path?: unknown }).path === "string" ? (e as { path: string }).path : targetPath;
+  return new JarvisError("write_failed", `cannot write ${file}: ${code === "EACCES" || code === "EPERM" ? "permission denied" : code} (${code}); nothing was changed in ${targetPath}`);
+}
+
+function lockedUpdate<T, R>(targetPath: string, opts: UpdateJsonOptions<T, R>): Promise<{ result: R; wrote: boolean }> {
   return withFileLock(
     targetPath,
     async () => {

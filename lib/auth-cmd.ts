@@ -23,7 +23,7 @@ import { refDisplay } from "./secret-ref.ts";
 import { profileHealth } from "./status.ts";
 import { cleanIds, clearOrder, mutateStore, removeProfile, setOrder, upsertProfile, type Credential } from "./store-write.ts";
 import { isValidProfileId, loadStore, type AuthStore, type CredentialType } from "./store.ts";
-import { toDict } from "./dict.ts";
+import { own, toDict } from "./dict.ts";
 
 const PROVIDER_FLAG = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -247,47 +247,50 @@ export interface ListedProfile {
  * Refs are not resolved (list is read-only and offline); a ref-shaped value that is invalid shows `unresolved`.
  */
 export function listProfiles(ctx: Context, store: AuthStore, now: number, providerFilter?: string): ListedProfile[] {
-  const rows: ListedProfile[] = [];
-  const byProvider = new Map<string, string[]>();
-  for (const [id, p] of Object.entries(store.profiles)) {
-    const prov = normalizeAuthProviderId(p.provider);
-    if (providerFilter && prov !== providerFilter) continue;
-    byProvider.set(prov, [...(byProvider.get(prov) ?? []), id]);
+  // Invalid entries are listed too (TYPE `?`): with their provider when the raw entry names one, among the
+  // "remaining profiles by id" of that provider.
+  const invalidRows = new Map<string, ListedProfile>();
+  for (const inv of store.invalid) {
+    const rawEntry = own(store.doc?.profiles as Record<string, any> | undefined, inv.profileId);
+    const prov = rawEntry && typeof rawEntry.provider === "string" && rawEntry.provider.trim() ? normalizeAuthProviderId(rawEntry.provider) : "?";
+    invalidRows.set(inv.profileId, { profileId: inv.profileId, provider: prov, type: "?", credential: "missing", status: "missing", invalid: { reason: inv.reason, detail: inv.detail } });
   }
+  const byProvider = new Map<string, string[]>();
+  const add = (prov: string, id: string) => byProvider.set(prov, [...(byProvider.get(prov) ?? []), id]);
+  for (const [id, p] of Object.entries(store.profiles)) add(normalizeAuthProviderId(p.provider), id);
+  for (const [id, row] of invalidRows) add(row.provider, id);
+  const rows: ListedProfile[] = [];
   for (const prov of [...byProvider.keys()].sort()) {
+    if (providerFilter && prov !== providerFilter) continue;
     const ids = byProvider.get(prov)!;
     const order = resolveOrder(prov, store, ctx.config, now, undefined, ctx.secretDefaults).ids.filter((id) => ids.includes(id));
     const sorted = [...order, ...ids.filter((id) => !order.includes(id)).sort()];
-    for (const id of sorted) {
-      const p = store.profiles[id]!;
-      const h = profileHealth(id, p, { store, refs: new Map(), secretDefaults: ctx.secretDefaults, now, warnWithinMs: 86_400_000, config: ctx.config });
-      const ref = profileRef(p, ctx.secretDefaults);
-      const inline = p.type === "api_key" ? p.key : p.type === "token" ? p.token : p.access ?? p.refresh;
-      const row = {
-        profileId: id,
-        provider: prov,
-        type: p.type,
-        credential: ref ? "ref" : typeof inline === "string" && inline.trim() ? "inline" : "missing",
-      } as ListedProfile;
-      if (ref && "ref" in ref) row.ref = ref.ref;
-      const email = ctx.config.auth?.profiles?.[id]?.email ?? p.email;
-      if (typeof email === "string") row.email = email;
-      if (h.expiresAt !== undefined) row.expiresAt = h.expiresAt;
-      row.status = h.status;
-      if (h.reasonCode) row.reasonCode = h.reasonCode;
-      const w = activeWindow(store.usageStats[id], prov, now);
-      if (w) row.unusable = { kind: w.kind, reason: w.reason, until: w.until, remainingMs: w.until - now };
-      if (p.type === "oauth" && p.external) row.external = p.external.source;
-      rows.push(row);
-    }
-  }
-  for (const inv of store.invalid) {
-    const rawEntry = (store.doc?.profiles as Record<string, any> | undefined)?.[inv.profileId];
-    const prov = rawEntry && typeof rawEntry.provider === "string" ? normalizeAuthProviderId(rawEntry.provider) : "?";
-    if (providerFilter && prov !== providerFilter) continue;
-    rows.push({ profileId: inv.profileId, provider: prov, type: "?", credential: "missing", status: "missing", invalid: { reason: inv.reason, detail: inv.detail } });
+    for (const id of sorted) rows.push(invalidRows.get(id) ?? listedRow(ctx, store, id, prov, now));
   }
   return rows;
+}
+
+function listedRow(ctx: Context, store: AuthStore, id: string, prov: string, now: number): ListedProfile {
+  const p = store.profiles[id]!;
+  const h = profileHealth(id, p, { store, refs: new Map(), secretDefaults: ctx.secretDefaults, now, warnWithinMs: 86_400_000, config: ctx.config });
+  const ref = profileRef(p, ctx.secretDefaults);
+  const inline = p.type === "api_key" ? p.key : p.type === "token" ? p.token : p.access ?? p.refresh;
+  const row = {
+    profileId: id,
+    provider: prov,
+    type: p.type,
+    credential: ref ? "ref" : typeof inline === "string" && inline.trim() ? "inline" : "missing",
+  } as ListedProfile;
+  if (ref && "ref" in ref) row.ref = ref.ref;
+  const email = ctx.config.auth?.profiles?.[id]?.email ?? p.email;
+  if (typeof email === "string") row.email = email;
+  if (h.expiresAt !== undefined) row.expiresAt = h.expiresAt;
+  row.status = h.status;
+  if (h.reasonCode) row.reasonCode = h.reasonCode;
+  const w = activeWindow(store.usageStats[id], prov, now);
+  if (w) row.unusable = { kind: w.kind, reason: w.reason, until: w.until, remainingMs: w.until - now };
+  if (p.type === "oauth" && p.external) row.external = p.external.source;
+  return row;
 }
 
 function stateText(r: ListedProfile, now: number): string {

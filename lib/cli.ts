@@ -87,3 +87,40 @@ export function attachOptionValues(args: readonly string[], valueOptions: Readon
   }
   return out;
 }
+
+/**
+ * A value option given as the last argument (or right before `--`) without its value, e.g. `jarvis --profile`.
+ * @returns its name (without dashes), or undefined
+ */
+export function danglingValueOption(args: readonly string[], valueOptions: ReadonlySet<string>): string | undefined {
+  const end = args.includes("--") ? args.indexOf("--") : args.length;
+  const last = args[end - 1];
+  if (last === undefined || !last.startsWith("-") || last.includes("=")) return undefined;
+  const name = last.replace(/^-+/, "");
+  return valueOptions.has(name) ? name : undefined;
+}
+
+/** Dashed option names (`probe-timeout`, `no-browser`, `h`) declared by cac commands. */
+export function optionNames(commands: ReadonlyArray<{ options: ReadonlyArray<{ rawName: string }> }>): Set<string> {
+  const out = new Set<string>();
+  for (const c of commands) {
+    for (const o of c.options) {
+      for (const n of o.rawName.replace(/[<[].*$/, "").split(",")) out.add(n.trim().replace(/^-+/, ""));
+    }
+  }
+  return out;
+}
+
+/**
+ * The first option in argv (before `--`) that is not one of `known`, exactly as typed (without a `=value`).
+ * @returns undefined when all options are known
+ */
+export function unknownOption(args: readonly string[], known: ReadonlySet<string>): string | undefined {
+  for (const a of args) {
+    if (a === "--") break;
+    if (!a.startsWith("-") || a === "-") continue;
+    const typed = a.split("=")[0]!;
+    if (!known.has(typed.replace(/^-+/, ""))) return typed;
+  }
+  return undefined;
+}

@@ -6,6 +6,9 @@ import { UsageError } from "./errors.ts";
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 export type DurationUnit = keyof typeof UNIT_MS;
 
+/** Longest accepted duration: half the largest valid epoch-ms timestamp (8.64e15), about 137 000 years. */
+export const MAX_DURATION_MS = 4.32e15;
+
 const WHOLE = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 const BARE = /^\d+(\.\d+)?$/;
@@ -24,7 +27,8 @@ export function parseDuration(raw: string, defaultUnit: DurationUnit): number {
     for (const m of raw.matchAll(PART)) ms += Number(m[1]) * UNIT_MS[m[2] as DurationUnit];
   } else throw new UsageError(`invalid duration: ${raw}`);
   ms = Math.round(ms);
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new UsageError(`invalid duration: ${raw}`);
+  // Past MAX_DURATION_MS a duration added to now is no valid timestamp (03 §6: expires > 8.64e15 is invalid).
+  if (!(ms > 0) || !(ms <= MAX_DURATION_MS)) throw new UsageError(`invalid duration: ${raw}`);
   return ms;
 }
 

@@ -103,6 +103,8 @@ export function applyEnvSource(
   for (const [name, raw] of Object.entries(vars)) {
     if (raw === undefined || raw.trim() === "" || acc.has(name)) continue;
     let value = raw;
+    // A variable's name is never its value (02 §1): `OPENAI_API_KEY=OPENAI_API_KEY` counts as unset.
+    if (raw.trim() === name) continue;
     if (isCredentialEnvName(name) && !isKeyListEnvName(name)) {
       const n = normalizeSecret(raw, { mode: "value", what: name });
       if (!n.ok) {

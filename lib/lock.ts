@@ -8,6 +8,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import fs from "node:fs";
 import path from "node:path";
 import { errnoCode, JarvisError } from "./errors.ts";
+import { isoTime } from "./duration.ts";
 
 /** Lock timing in milliseconds (03 §4 "stale lock", "waiting"; test hooks `JARVIS_LOCK_*_MS`). */
 export interface LockTiming {
@@ -312,7 +313,8 @@ export function releaseLock(handle: LockHandle): void {
 }
 
 function lockTimeout(label: string, lockPath: string, info: LockInfo): JarvisError {
-  const since = new Date(info.createdAt ?? info.mtimeMs).toISOString();
+  // Absolute times in text are ISO-8601 UTC without milliseconds (04 §3).
+  const since = isoTime(info.createdAt ?? info.mtimeMs);
   const pid = info.pid ?? "unknown";
   return new JarvisError(
     "lock_timeout",

@@ -122,7 +122,7 @@ export async function profileCredential(
     if (r.ok && typeof r.profile.access === "string" && r.profile.access.trim()) {
       return { ok: true, cred: { type: "oauth", value: registered(r.profile.access.trim()), accountId: r.profile.accountId } };
     }
-    if (!r.ok) return { ok: false, reasonCode: r.permanent ? "relogin_required" : r.reasonCode === "expired" ? "expired" : "refresh_failed", error: r.message, permanent: r.permanent };
+    if (!r.ok) return { ok: false, reasonCode: r.permanent ? "relogin_required" : "expired", error: r.message, permanent: r.permanent };
   }
   if (typeof profile.access === "string" && profile.access.trim() && now < expires) {
     return { ok: true, cred: { type: "oauth", value: registered(profile.access.trim()), accountId: profile.accountId } };

@@ -462,6 +462,7 @@ export function checkVerdict(report: StatusReport, configUnresolved: CheckItem[]
     if (h.status === "unresolved" && inUse.has(h.provider)) failures.push({ code: "unresolved_ref", provider: h.provider, profileId: h.profileId });
   }
   failures.push(...[...configUnresolved].sort((a, b) => cmp(a.provider, b.provider)));
+  // A provider whose only credential is an unresolved config ref is reported once, as unresolved_ref.
   for (const p of report.auth.missingProvidersInUse) {
     if (!configUnresolved.some((c) => c.provider === p)) failures.push({ code: "no_credentials", provider: p });
   }

@@ -180,7 +180,7 @@ describe("withFileLock", () => {
     expect(err.code).toBe("lock_timeout");
     expect(err.exitCode).toBe(1);
     expect(err.message).toBe(
-      `auth store is locked by pid ${process.pid} since ${new Date(createdAt).toISOString()} (${lockPath}); ` +
+      `auth store is locked by pid ${process.pid} since ${new Date(createdAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (${lockPath}); ` +
         `another jarvis is writing. Retry, or delete the lock file if pid ${process.pid} is not running.`,
     );
     expect(elapsed).toBeGreaterThanOrEqual(FAST.waitMs - 5);
