@@ -234,7 +234,14 @@ export async function runMonitorUninstall(flags: MonitorFlags, input: ContextInp
 function uninstallCron(dryRun: boolean): number {
   const byHand = `Remove the line tagged ${CRON_TAG} by hand (crontab -e).`;
   const current = readCrontab();
-  if ("error" in current) throw new JarvisError("crontab_failed", `${current.error}. ${byHand}`);
+  if ("error" in current) {
+    // A dry run runs nothing, so it can still say what it would do.
+    if (dryRun) {
+      printLine(`Would run: crontab -l, then remove the line tagged ${CRON_TAG} and install the rest with crontab - (${current.error})`);
+      return 0;
+    }
+    throw new JarvisError("crontab_failed", `${current.error}. ${byHand}`);
+  }
   const { text, removed } = removeCronLine(current.text);
   if (removed === 0) {
     printLine(`Nothing to remove: no crontab line tagged ${CRON_TAG}.`);

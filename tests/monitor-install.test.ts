@@ -347,6 +347,16 @@ describe("--dry-run prints every file with its content and every command, and wr
   });
 });
 
+test("uninstall --cron --dry-run without a crontab program says what it would do, exit 0, runs nothing", async () => {
+  const { sb, tools, env } = setup();
+  const before = snapshotTree(sb.home);
+  const r = await sb.run(["monitor", "uninstall", "--cron", "--dry-run"], { env: { ...env, PATH: tools.emptyBin } });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("Would run: crontab -l");
+  expect(r.stdout).toContain("crontab not found");
+  expect(snapshotTree(sb.home)).toEqual(before);
+});
+
 describe("usage and preconditions", () => {
   const rows: Array<[string[], RegExp]> = [
     [["monitor", "install"], /Choose one of --systemd, --cron or --termux/],
