@@ -6,7 +6,7 @@
  */
 import type { ChatRequest, Completion, StreamEvent, AdapterTarget, AttemptCredential } from "./adapters.ts";
 import { buildProviderRequest, SseParser, streamEvents } from "./adapters.ts";
-import { classifyFailure, extractStructuredError, type Classified, type FailureReason } from "./classify.ts";
+import { classifyFailure, extractStructuredError, type Classified } from "./classify.ts";
 import { cooldownSettings, isInCooldown, neverCoolsDown, nextStatsAfterFailure, unusableUntil, RECORDABLE_REASONS } from "./cooldown.ts";
 import { isoTime, short } from "./duration.ts";
 import { profileEligibility } from "./eligibility.ts";
@@ -30,6 +30,8 @@ import type { EnvCredential } from "./env-keys.ts";
 import type { Session } from "./sessions.ts";
 import { immediateRecorder, type OutcomeRecorder } from "./usage-recorder.ts";
 import type { AuthStore } from "./store.ts";
+import { own } from "./dict.ts";
+import { clientError } from "./openai-format.ts";
 
 export const FIRST_BYTE_TIMEOUT_MS = 120_000;
 export const STREAM_IDLE_TIMEOUT_MS = 120_000;
@@ -81,22 +83,6 @@ interface Candidate {
   refText: string;
 }
 
-const CLIENT_STATUS: Record<FailureReason | "no_credentials" | "all_profiles_unavailable" | "no_adapter", [number, string]> = {
-  rate_limit: [429, "upstream_rate_limit"],
-  overloaded: [503, "upstream_overloaded"],
-  timeout: [504, "upstream_timeout"],
-  auth: [502, "upstream_auth"],
-  auth_permanent: [502, "upstream_auth"],
-  billing: [402, "upstream_billing"],
-  model_not_found: [404, "model_not_found"],
-  format: [400, "upstream_invalid_request"],
-  context_overflow: [400, "context_length_exceeded"],
-  unknown: [502, "upstream_error"],
-  no_credentials: [502, "no_credentials"],
-  all_profiles_unavailable: [502, "all_profiles_unavailable"],
-  no_adapter: [501, "no_adapter"],
-};
-
 /**
  * Split a request `model` value into model ref and per-request pin (07 §2; the same split and checks as `/model`,
  * 07 §4.1). `""`, `default` and `jarvis` mean the default model.
@@ -141,7 +127,7 @@ type Step =
 
 /** Reason inferred from the windows of cooling profiles (priority of 07 §5 step 3). */
 function inferReason(store: AuthStore, ids: string[]): string {
-  const reasons = new Set(ids.map((id) => store.usageStats[id]?.disabledReason ?? store.usageStats[id]?.cooldownReason ?? "unknown"));
+  const reasons = new Set(ids.map((id) => own(store.usageStats, id)?.disabledReason ?? own(store.usageStats, id)?.cooldownReason ?? "unknown"));
   for (const r of ["auth_permanent", "auth", "billing", "overloaded", "rate_limit", "unknown"]) if (reasons.has(r)) return r;
   return "unknown";
 }
@@ -159,12 +145,12 @@ export function credentialSequence(
   const now = input.now();
   const P = c.ref.provider;
   if (userPin) {
-    const pinned = store.profiles[userPin];
+    const pinned = own(store.profiles, userPin);
     if (pinned && normalizeAuthProviderId(pinned.provider) === P) return { steps: [{ kind: "profile", id: userPin }] };
   }
   const order = resolveOrder(P, store, input.rt.config, now, c.ref.model, input.rt.secretDefaults);
   if (order.ids.length === 0) return { steps: [{ kind: "env" }, { kind: "config" }] };
-  const cooling = (id: string) => isInCooldown(store.usageStats[id], P, now, c.ref.model);
+  const cooling = (id: string) => isInCooldown(own(store.usageStats, id), P, now, c.ref.model);
   const ready = order.ids.filter((id) => !cooling(id));
   const auto = input.session.authProfileOverrideSource === "auto" ? input.session.authProfileOverride : undefined;
   const steps: Step[] = [];
@@ -172,8 +158,8 @@ export function credentialSequence(
   for (const id of ready) if (id !== auto) steps.push({ kind: "profile", id });
   if (steps.length > 0) return { steps };
   const inferred = inferReason(store, order.ids);
-  const soonestId = [...order.ids].sort((a, b) => (unusableUntil(store.usageStats[a]) ?? 0) - (unusableUntil(store.usageStats[b]) ?? 0))[0]!;
-  const soonest = unusableUntil(store.usageStats[soonestId]);
+  const soonestId = [...order.ids].sort((a, b) => (unusableUntil(own(store.usageStats, a)) ?? 0) - (unusableUntil(own(store.usageStats, b)) ?? 0))[0]!;
+  const soonest = unusableUntil(own(store.usageStats, soonestId));
   if (["rate_limit", "overloaded", "unknown"].includes(inferred) && soonest !== undefined && soonest - now <= 120_000) {
     return { steps: [{ kind: "profile", id: soonestId, early: true }] };
   }
@@ -282,8 +268,8 @@ const isRecordable = (reason: string) => (RECORDABLE_REASONS as readonly string[
 /** The client status, code and message when every candidate failed (07 §5 step 8, §6 table). */
 function failureOutcome(st: LoopState, input: ChatInput, single: boolean): ChatOutcome {
   const last = st.last ?? { reason: "no_credentials", message: "No candidate model could be tried." };
-  const reason = last.reason as keyof typeof CLIENT_STATUS;
-  let [status, code] = CLIENT_STATUS[reason] ?? [502, "upstream_error"];
+  const reason = last.reason;
+  let { status, code } = clientError(reason);
   if (reason === "all_profiles_unavailable" && last.inferred === "rate_limit") status = 429;
   const now = input.now();
   let message = last.message;
@@ -308,7 +294,7 @@ export async function runChat(input: ChatInput): Promise<ChatOutcome> {
   const requested = requestModelRef(input.requestModel, input);
   if (requested.error) return { ok: false, status: 400, code: requested.error.code, message: requested.error.message, attempts: 0 };
   let userPin = requested.pin;
-  if (!userPin && input.session.authProfileOverrideSource === "user" && input.session.authProfileOverride && store.profiles[input.session.authProfileOverride]) {
+  if (!userPin && input.session.authProfileOverrideSource === "user" && input.session.authProfileOverride && own(store.profiles, input.session.authProfileOverride)) {
     userPin = input.session.authProfileOverride;
   }
   const cands = candidates(input, requested.ref);
@@ -395,7 +381,7 @@ export async function runChat(input: ChatInput): Promise<ChatOutcome> {
       if (profileId && isRecordable(f.reason)) {
         const now = input.now();
         // The window this failure opens (or keeps), for the aggregated message and Retry-After.
-        if (!neverCoolsDown(P)) noteWindow(unusableUntil(nextStatsAfterFailure(store.usageStats[profileId], f.reason, P, now, cooldownSettings(rt.config), c.ref.model)));
+        if (!neverCoolsDown(P)) noteWindow(unusableUntil(nextStatsAfterFailure(own(store.usageStats, profileId), f.reason, P, now, cooldownSettings(rt.config), c.ref.model)));
         await recorder.failure(profileId, P, f.reason, c.ref.model, now);
       }
       if (f.reason === "format" || f.reason === "context_overflow") return "stop";
@@ -421,12 +407,12 @@ export async function runChat(input: ChatInput): Promise<ChatOutcome> {
           }
           st.earlyTried.add(P);
         }
-        const p = store.profiles[step.id];
+        const p = own(store.profiles, step.id);
         if (!p || (userPin === step.id && !profileEligibility(step.id, P, store, rt.config, input.now(), rt.secretDefaults).eligible)) {
           here = { reason: "no_credentials", message: `No credentials found for profile "${step.id}".` };
           continue;
         }
-        const cred = await profileCredential(p, store.usageStats[step.id], rt, input.now(), step.id);
+        const cred = await profileCredential(p, own(store.usageStats, step.id), rt, input.now(), step.id);
         if (!cred.ok) {
           here = { reason: "no_credentials", message: `Auth profile ${step.id}: ${cred.reasonCode} (${cred.error})` };
           continue;

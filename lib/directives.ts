@@ -5,6 +5,7 @@
 import type { JarvisConfig } from "./config.ts";
 import { isInCooldown, unusableUntil } from "./cooldown.ts";
 import { isoTime } from "./duration.ts";
+import { own } from "./dict.ts";
 import { credentialEligibility } from "./eligibility.ts";
 import { aliasMap, refString, resolveModelRef, splitModelRef, type ModelChain, type ModelRef } from "./models.ts";
 import { catalogEntry, findProviderKey, normalizeAuthProviderId } from "./providers.ts";
@@ -116,7 +117,7 @@ export function splitPin(arg: string, ctx: Pick<DirectiveContext, "config" | "ch
     const ref = resolveModelRef(prefix, config, chain);
     if (!rightmost) rightmost = { prefixRef: ref, suffix };
     if (ref && suffix) {
-      const p = store.profiles[suffix];
+      const p = own(store.profiles, suffix);
       if (p) {
         const prov = normalizeAuthProviderId(p.provider);
         if (prov === ref.provider) return { ref, profileId: suffix };
@@ -136,13 +137,30 @@ function defaultRef(ctx: Pick<DirectiveContext, "config" | "chain">): string {
   return r ? refString(r) : ctx.chain.defaultModel;
 }
 
+/**
+ * Whether `refText` may be selected (01 §3.3 `allowed`, 07 §5 step 1): every model when `agents.defaults.models` is
+ * empty; else its keys plus the agent's own chain. 07 §5 step 1 always allows the default model; the fallbacks are
+ * allowed for the same reason: the runtime runs them on every request anyway, and the picker (07 §4.2) lists them,
+ * so an entry it offers must be selectable.
+ */
+function isAllowed(refText: string, ctx: Pick<DirectiveContext, "config" | "chain">): boolean {
+  const keys = Object.keys(ctx.config.agents?.defaults?.models ?? {});
+  if (keys.length === 0) return true;
+  const refOf = (raw: string, resolve: boolean) => {
+    const r = resolve ? resolveModelRef(raw, ctx.config, ctx.chain) : splitModelRef(raw);
+    return r ? refString(r) : raw;
+  };
+  if (keys.some((k) => refOf(k, false) === refText)) return true;
+  return [ctx.chain.defaultModel, ...ctx.chain.fallbacks].some((raw) => refOf(raw, true) === refText);
+}
+
 export type ModelArg =
   | { ok: true; ref: ModelRef; refText: string; profileId?: string }
   | { ok: false; code: "model_not_found" | "model_not_allowed" | "auth_profile_not_found" | "auth_profile_mismatch"; message: string };
 
 /**
  * Resolve a `/model` argument or a request `model` value (07 §2, §4.1): split the pin, check the provider is known
- * and the model allowed (the default model always is).
+ * and the model allowed (the agent's default and fallbacks always are, see `isAllowed`).
  */
 export function resolveModelArg(arg: string, ctx: Pick<DirectiveContext, "config" | "chain" | "store">): ModelArg {
   const split = splitPin(arg, ctx);
@@ -150,13 +168,7 @@ export function resolveModelArg(arg: string, ctx: Pick<DirectiveContext, "config
   const ref = split.ref;
   if (!ref || !knownProvider(ref.provider, ctx.config)) return { ok: false, code: "model_not_found", message: `Unknown model "${arg}". Send /model to list configured models.` };
   const refText = refString(ref);
-  const allowed = Object.keys(ctx.config.agents?.defaults?.models ?? {}).map((k) => {
-    const r = splitModelRef(k);
-    return r ? refString(r) : k;
-  });
-  if (allowed.length > 0 && refText !== defaultRef(ctx) && !allowed.includes(refText)) {
-    return { ok: false, code: "model_not_allowed", message: `Model "${refText}" is not in agents.defaults.models.` };
-  }
+  if (!isAllowed(refText, ctx)) return { ok: false, code: "model_not_allowed", message: `Model "${refText}" is not in agents.defaults.models.` };
   return { ok: true, ref, refText, profileId: split.profileId };
 }
 
@@ -173,14 +185,14 @@ export function setModel(arg: string, ctx: DirectiveContext): DirectiveOutcome {
   else next.modelOverride = refText;
   if (m.profileId) {
     const id = m.profileId;
-    const p = ctx.store.profiles[id]!;
-    const e = credentialEligibility(p, ctx.store.usageStats[id], ctx.now, ctx.secretDefaults);
+    const p = own(ctx.store.profiles, id)!;
+    const e = credentialEligibility(p, own(ctx.store.usageStats, id), ctx.now, ctx.secretDefaults);
     if (!e.eligible) return { reply: `Auth profile "${id}" is not usable: ${e.reasonCode}.` };
     next.authProfileOverride = id;
     next.authProfileOverrideSource = "user";
     let reply = `Model set to ${refText} with auth profile ${id} (pinned for this session).`;
-    if (isInCooldown(ctx.store.usageStats[id], ref.provider, ctx.now, ref.model)) {
-      reply += ` Note: it is in cooldown until ${isoTime(unusableUntil(ctx.store.usageStats[id])!)}.`;
+    if (isInCooldown(own(ctx.store.usageStats, id), ref.provider, ctx.now, ref.model)) {
+      reply += ` Note: it is in cooldown until ${isoTime(unusableUntil(own(ctx.store.usageStats, id))!)}.`;
     }
     return { reply, session: next };
   }

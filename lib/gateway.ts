@@ -11,6 +11,7 @@ import type { ChatRequest } from "./adapters.ts";
 import { runChat, candidates as chatCandidates, credentialSequence, type ChatInput } from "./chat.ts";
 import { loadContext, type Context, type ContextInput } from "./context.ts";
 import { activeWindow } from "./cooldown.ts";
+import { own } from "./dict.ts";
 import { answerDirective, currentModel, parseDirective, pickerEntries, type DirectiveContext } from "./directives.ts";
 import { short } from "./duration.ts";
 import { envCredentialList } from "./env-keys.ts";
@@ -57,17 +58,72 @@ function envVar(ctx: Context, name: string): string | undefined {
   return v !== undefined && v.trim() !== "" ? v.trim() : undefined;
 }
 
+/** A TCP port 1–65535 written as decimal digits, or undefined. */
+function parsePort(raw: string): number | undefined {
+  const s = raw.trim();
+  if (!/^\d{1,5}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+/** `loopback` → 127.0.0.1, `lan` → 0.0.0.0, an IP literal (brackets allowed) → itself; else undefined. */
+function bindHost(bind: string): string | undefined {
+  const host = bind === "loopback" ? "127.0.0.1" : bind === "lan" ? "0.0.0.0" : bind.replace(/^\[|\]$/g, "");
+  return net.isIP(host) === 0 ? undefined : host;
+}
+
+/**
+ * The port by 07 §1 precedence. Each source fails in its own terms: a flag is a usage error (64); the variable and
+ * the config key are exit 1 naming where the value came from (01 §3 wording for the config).
+ */
+function gatewayPort(flags: GatewayFlags, ctx: Context): number {
+  if (flags.port !== undefined) {
+    const raw = String(flags.port);
+    const port = parsePort(raw);
+    if (port === undefined) throw new UsageError(`Invalid --port "${raw}" (use 1-65535).`);
+    return port;
+  }
+  const fromEnv = envVar(ctx, "JARVIS_GATEWAY_PORT");
+  if (fromEnv !== undefined) {
+    const port = parsePort(fromEnv);
+    if (port === undefined) {
+      const where = originLabel(ctx.env.vars.get("JARVIS_GATEWAY_PORT")!.origin, ctx.show(path.join(ctx.paths.stateDir, ".env")));
+      throw new JarvisError("env_invalid", `Invalid JARVIS_GATEWAY_PORT "${fromEnv}" (from ${where}): expected integer 1-65535`);
+    }
+    return port;
+  }
+  const configured: unknown = ctx.config.gateway?.port;
+  if (configured === undefined) return 18789;
+  // The config loader checks the type already (01 §3.1); this keeps the rule where the value is used.
+  if (typeof configured !== "number" || !Number.isInteger(configured) || configured < 1 || configured > 65535) {
+    throw new JarvisError("config_invalid", `Invalid config ${ctx.loaded.path}: gateway.port: expected integer 1-65535`);
+  }
+  return configured;
+}
+
+/** The listen address by 07 §1 precedence; a bad flag is a usage error (64), a bad config value exit 1 (01 §3). */
+function gatewayHost(flags: GatewayFlags, ctx: Context): string {
+  if (flags.bind !== undefined) {
+    const bind = String(flags.bind).trim();
+    const host = bindHost(bind);
+    if (host === undefined) throw new UsageError(`Invalid --bind "${bind}" (use loopback, lan or an IP address).`);
+    return host;
+  }
+  const configured: unknown = ctx.config.gateway?.bind;
+  if (configured === undefined) return "127.0.0.1";
+  const host = typeof configured === "string" ? bindHost(configured.trim()) : undefined;
+  if (host === undefined) throw new JarvisError("config_invalid", `Invalid config ${ctx.loaded.path}: gateway.bind: expected "loopback", "lan" or an IP address`);
+  return host;
+}
+
 /**
  * Port, bind address and client token (07 §1 precedence), validated.
- * @throws UsageError for a bad port or bind value (64); JarvisError for token problems (1)
+ * @throws UsageError for a bad --port or --bind (64); JarvisError for a bad JARVIS_GATEWAY_PORT, gateway.port or
+ *   gateway.bind (config_invalid, 01 §3) and for token problems (1)
  */
 export async function gatewaySettings(flags: GatewayFlags, ctx: Context): Promise<GatewaySettings> {
-  const rawPort = flags.port ?? envVar(ctx, "JARVIS_GATEWAY_PORT") ?? (ctx.config.gateway?.port !== undefined ? String(ctx.config.gateway.port) : "18789");
-  if (!/^\d+$/.test(rawPort.trim()) || Number(rawPort) < 1 || Number(rawPort) > 65535) throw new UsageError(`Invalid --port "${rawPort}" (use 1-65535).`);
-  const port = Number(rawPort);
-  const bind = (flags.bind ?? ctx.config.gateway?.bind ?? "loopback").trim();
-  const host = bind === "loopback" ? "127.0.0.1" : bind === "lan" ? "0.0.0.0" : bind;
-  if (net.isIP(host.replace(/^\[|\]$/g, "")) === 0) throw new UsageError(`Invalid --bind "${bind}" (use loopback, lan or an IP address).`);
+  const port = gatewayPort(flags, ctx);
+  const host = gatewayHost(flags, ctx);
   let token: string | undefined = flags.token;
   if (flags.token !== undefined) log.warn("--token is visible in the process list; prefer JARVIS_GATEWAY_TOKEN or gateway.auth.token");
   token ??= envVar(ctx, "JARVIS_GATEWAY_TOKEN");
@@ -83,8 +139,7 @@ export async function gatewaySettings(flags: GatewayFlags, ctx: Context): Promis
   }
   if (token !== undefined && token.trim() === "") token = undefined;
   registerSecret(token);
-  const h = host.replace(/^\[|\]$/g, "");
-  if (!isLoopback(h)) {
+  if (!isLoopback(host)) {
     if (!token) {
       throw new JarvisError(
         "gateway_token_required",
@@ -93,7 +148,7 @@ export async function gatewaySettings(flags: GatewayFlags, ctx: Context): Promis
     }
     if (token.length < 16) throw new JarvisError("gateway_token_weak", "Gateway token must be at least 16 characters when binding beyond loopback.");
   }
-  return { port, host: h, token };
+  return { port, host, token };
 }
 
 /** Constant-time token check on SHA-256 digests (no length leak, 07 §1). */
@@ -134,6 +189,33 @@ class StoreWatcher {
     }
     return this.snapshot;
   }
+}
+
+/**
+ * The request body, at most MAX_BODY_BYTES (07 §1). A Content-Length over the limit is refused before anything is
+ * read; a body without one (chunked) is counted while it streams in and dropped at the first byte over the limit.
+ * Bun's own limit sits far above ours (see `Bun.serve` below) so that both cases get the JSON 413 of 07 §2, not Bun's
+ * empty 413 or a read error.
+ * @returns the bytes, or undefined when the body is too large
+ */
+async function readBody(req: Request): Promise<Uint8Array | undefined> {
+  const announced = req.headers.get("content-length");
+  if (announced !== null && Number(announced) > MAX_BODY_BYTES) return undefined;
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      reader.cancel().catch(() => {});
+      return undefined;
+    }
+    parts.push(value);
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
 }
 
 /** Endpoints and their one method (07 §2). */
@@ -187,8 +269,8 @@ function modelStatusText(g: GatewayState, sessionKey: string, session: Session, 
     const ids = storeProfileIds(store, p);
     const all = [...order, ...ids.filter((id) => !order.includes(id)).sort()];
     all.forEach((id, i) => {
-      const prof = store.profiles[id]!;
-      const w = activeWindow(store.usageStats[id], p, now);
+      const prof = own(store.profiles, id)!;
+      const w = activeWindow(own(store.usageStats, id), p, now);
       const h = profileHealth(id, prof, { store, refs: new Map(), secretDefaults: g.ctx.secretDefaults, now, warnWithinMs: 86_400_000, config: g.ctx.config });
       let state = w ? (w.kind === "cooldown" ? `cooldown ${w.reason} ${short(w.until - now)}` : `disabled:${w.reason} ${short(w.until - now)}`) : h.status;
       if (resolved.excluded.includes(id)) state += " (excluded by auth order)";
@@ -211,7 +293,7 @@ function modelStatusText(g: GatewayState, sessionKey: string, session: Session, 
 function isStalePin(session: Session, store: AuthStore, g: GatewayState): boolean {
   const id = session.authProfileOverride;
   if (!id) return false;
-  const p = store.profiles[id];
+  const p = own(store.profiles, id);
   if (!p) return true;
   if (session.authProfileOverrideSource !== "user") return false;
   const ref = resolveModelRef(session.modelOverride ?? g.chain.defaultModel, g.ctx.config, g.chain);
@@ -287,10 +369,8 @@ export async function runGateway(flags: GatewayFlags, input: ContextInput): Prom
       const data = pickerEntries(ctx.config, g.chain).map((e) => ({ id: e.ref, object: "model", created: 0, owned_by: e.ref.split("/")[0] }));
       return Response.json({ object: "list", data });
     }
-    const len = Number(req.headers.get("content-length") ?? "0");
-    if (len > MAX_BODY_BYTES) return errorBody(413, "request_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
-    const buf = await req.arrayBuffer();
-    if (buf.byteLength > MAX_BODY_BYTES) return errorBody(413, "request_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
+    const buf = await readBody(req);
+    if (buf === undefined) return errorBody(413, "request_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
     let body: unknown;
     try {
       body = JSON.parse(new TextDecoder().decode(buf));
@@ -372,7 +452,9 @@ export async function runGateway(flags: GatewayFlags, input: ContextInput): Prom
       hostname: settings.host,
       port: settings.port,
       idleTimeout: 255,
-      maxRequestBodySize: MAX_BODY_BYTES + 1,
+      // Bun answers a body over this limit itself (an empty 413, or a read error for chunked bodies); `readBody`
+      // enforces the real limit, so this one only has to stay out of its way.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       async fetch(req) {
         const t0 = performance.now();
         const route = pathOf(req.url);

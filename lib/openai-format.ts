@@ -6,15 +6,50 @@
 import { randomBytes } from "node:crypto";
 import type { ChatMessage, ChatRequest, Completion, StreamEvent } from "./adapters.ts";
 import type { LiveStream } from "./chat.ts";
-import { classifyFailure, type Classified } from "./classify.ts";
+import { classifyFailure, type Classified, type FailureReason } from "./classify.ts";
+import { own } from "./dict.ts";
 import { redact } from "./mask.ts";
 
 const SSE_PING_MS = 15_000;
 
+/** Reasons a request can end with: the classified upstream reasons and the runtime's own (07 §6). */
+export type ClientReason = FailureReason | "no_credentials" | "all_profiles_unavailable" | "no_adapter";
+
+/** Client status and error code by reason, the last column of the 07 §6 table. */
+const CLIENT_ERRORS: Record<ClientReason, [number, string]> = {
+  rate_limit: [429, "upstream_rate_limit"],
+  overloaded: [503, "upstream_overloaded"],
+  timeout: [504, "upstream_timeout"],
+  auth: [502, "upstream_auth"],
+  auth_permanent: [502, "upstream_auth"],
+  billing: [402, "upstream_billing"],
+  model_not_found: [404, "model_not_found"],
+  format: [400, "upstream_invalid_request"],
+  context_overflow: [400, "context_length_exceeded"],
+  unknown: [502, "upstream_error"],
+  no_credentials: [502, "no_credentials"],
+  all_profiles_unavailable: [502, "all_profiles_unavailable"],
+  no_adapter: [501, "no_adapter"],
+};
+
+/**
+ * The client status and error code for the reason a request failed (07 §6 table), for a JSON error response and a
+ * mid-stream error event alike. An unlisted reason is `502 upstream_error`, like `unknown`.
+ */
+export function clientError(reason: string): { status: number; code: string } {
+  const [status, code] = own(CLIENT_ERRORS, reason) ?? CLIENT_ERRORS.unknown;
+  return { status, code };
+}
+
+/** The `{message, type, code}` error object (07 §2); the type follows the status, the message is redacted. */
+export function errorObject(status: number, code: string, message: string, type?: string): { message: string; type: string; code: string } {
+  const t = type ?? (status === 401 ? "authentication_error" : status === 429 ? "rate_limit_error" : status >= 500 ? "api_error" : "invalid_request_error");
+  return { message: redact(message), type: t, code };
+}
+
 /** `{"error": {message, type, code}}` with the status (messages are redacted). */
 export function errorBody(status: number, code: string, message: string, type?: string): Response {
-  const t = type ?? (status === 401 ? "authentication_error" : status === 429 ? "rate_limit_error" : status >= 500 ? "api_error" : "invalid_request_error");
-  return Response.json({ error: { message: redact(message), type: t, code } }, { status });
+  return Response.json({ error: errorObject(status, code, message, type) }, { status });
 }
 
 const ROLES = new Set(["system", "developer", "user", "assistant"]);
@@ -167,7 +202,12 @@ export function streamResponse(
         if (!cancelled) failure = classifyFailure({ text: (e as Error).message });
       }
       clearInterval(ping);
-      if (failure) send(`data: ${JSON.stringify({ error: { message: redact(failure.message), type: "upstream_error", code: failure.reason } })}\n\ndata: [DONE]\n\n`);
+      if (failure) {
+        // The same status → code and type as a JSON error response for this reason (07 §6 table); the status line
+        // itself is long gone.
+        const { status, code } = clientError(failure.reason);
+        send(`data: ${JSON.stringify({ error: errorObject(status, code, failure.message) })}\n\ndata: [DONE]\n\n`);
+      }
       try {
         if (!cancelled) await finish(failure);
       } finally {

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { updateJsonFile } from "./atomic.ts";
+import { dict, toDict } from "./dict.ts";
 import { errnoCode } from "./errors.ts";
 import { log } from "./log.ts";
 
@@ -24,20 +25,40 @@ export function sessionsPath(sessionsDir: string): string {
   return path.join(sessionsDir, "sessions.json");
 }
 
-function parse(text: string | null): { version: number; sessions: Record<string, Session>; [k: string]: unknown } {
-  if (text === null) return { version: 1, sessions: {} };
+interface SessionsDoc {
+  version: number;
+  /** Null-prototype: session keys are client input (`__proto__` and `toString` are valid keys, 07 §2). */
+  sessions: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Parse sessions.json. The `sessions` map and the sessions in it become null-prototype dictionaries, so a key such
+ * as `__proto__` is read and written as an entry: on an ordinary object the assignment would change the prototype
+ * and the session would never be saved, and `toString` would read an inherited function.
+ */
+function parse(text: string | null): SessionsDoc {
+  if (text === null) return { version: 1, sessions: dict() };
   const doc = JSON.parse(text);
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return { version: 1, sessions: {} };
-  if (!doc.sessions || typeof doc.sessions !== "object") doc.sessions = {};
-  return doc;
+  if (!isObject(doc)) return { version: 1, sessions: dict() };
+  doc.sessions = isObject(doc.sessions) ? toDict(doc.sessions) : dict();
+  return doc as SessionsDoc;
+}
+
+/** A copy of one session of the map; an entry that is not an object (a hand edit) counts as absent but is kept. */
+function sessionOf(doc: SessionsDoc, key: string): Session | undefined {
+  const s = doc.sessions[key];
+  return isObject(s) ? ({ ...s } as Session) : undefined;
 }
 
 /** Read one session (read-only; a missing or unreadable file is an empty session). */
 export function readSession(file: string, key: string): Session {
-  return readSessions(file).sessions[key] ?? {};
+  return sessionOf(readSessions(file), key) ?? {};
 }
 
-function readSessions(file: string): ReturnType<typeof parse> {
+function readSessions(file: string): SessionsDoc {
   try {
     return parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
@@ -67,8 +88,7 @@ export class SessionReader {
       this.doc = stamp === "missing" ? parse(null) : readSessions(this.file);
       this.stamp = stamp;
     }
-    const s = this.doc.sessions[key];
-    return s ? { ...s } : {};
+    return sessionOf(this.doc, key) ?? {};
   }
 }
 
@@ -83,10 +103,10 @@ export async function updateSession(file: string, key: string, change: (s: Sessi
       label: "sessions.json",
       read: parse,
       mutate: (doc) => {
-        const cur = doc.sessions[key];
-        const next = change(cur ? { ...cur } : undefined);
+        const cur = sessionOf(doc, key);
+        const next = change(cur && { ...cur });
         if (next === null) {
-          if (!cur) return { doc: undefined, result: null };
+          if (!Object.hasOwn(doc.sessions, key)) return { doc: undefined, result: null };
           delete doc.sessions[key];
           return { doc, result: null };
         }

@@ -16,6 +16,8 @@ export interface Script {
   delayMs?: number;
   /** For streams: send this many content chunks, then an error event instead of finishing. */
   streamErrorAfter?: number;
+  /** The error object of that event (Anthropic `error`, OpenAI chunk `error`); a provider-typical one by default. */
+  streamError?: unknown;
   /** Reply text of a successful completion. */
   reply?: string;
 }
@@ -67,7 +69,7 @@ function completion(kind: string, model: string, reply: string): unknown {
   }
 }
 
-function streamBody(kind: string, model: string, reply: string, errorAfter?: number): string {
+function streamBody(kind: string, model: string, reply: string, errorAfter?: number, error?: unknown): string {
   const words = reply.split(/(?<= )/);
   const out: string[] = [];
   const errAt = errorAfter ?? Infinity;
@@ -77,7 +79,7 @@ function streamBody(kind: string, model: string, reply: string, errorAfter?: num
       words.forEach((w, i) => {
         if (i < errAt) out.push(sse({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: w } }, "content_block_delta"));
       });
-      if (errAt < Infinity) return out.join("") + sse({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }, "error");
+      if (errAt < Infinity) return out.join("") + sse({ type: "error", error: error ?? { type: "overloaded_error", message: "Overloaded" } }, "error");
       out.push(sse({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 2 } }, "message_delta"));
       out.push(sse({ type: "message_stop" }, "message_stop"));
       return out.join("");
@@ -99,7 +101,7 @@ function streamBody(kind: string, model: string, reply: string, errorAfter?: num
       words.forEach((w, i) => {
         if (i < errAt) out.push(sse({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { content: w }, finish_reason: null }] }));
       });
-      if (errAt < Infinity) return out.join("") + sse({ error: { type: "server_error", message: "upstream stream failed" } });
+      if (errAt < Infinity) return out.join("") + sse({ error: error ?? { type: "server_error", message: "upstream stream failed" } });
       out.push(sse({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }));
       out.push(sse("[DONE]"));
       return out.join("");
@@ -143,7 +145,7 @@ export function startFakeProvider(): FakeProvider {
         return Response.json(s.body ?? { error: { type: "error", message: `HTTP ${status}` } }, { status });
       }
       const reply = s.reply ?? "OK from fake";
-      if (streaming) return new Response(streamBody(kind, model, reply, s.streamErrorAfter), { status, headers: { "content-type": "text/event-stream" } });
+      if (streaming) return new Response(streamBody(kind, model, reply, s.streamErrorAfter, s.streamError), { status, headers: { "content-type": "text/event-stream" } });
       return Response.json(completion(kind, model, reply), { status });
     },
   });

@@ -5,6 +5,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { cleanupSandboxes, sandbox, type Sandbox } from "./helpers.ts";
 import { startFakeProvider, type FakeProvider } from "./fake-provider.ts";
 import { configFor, credsSeen, keys, readJson, sessionsFile, sseData, startGateway, stopGateways, storeWith, type Gateway } from "./gateway-helpers.ts";
+import type { JarvisConfig } from "../lib/config.ts";
+import { answerDirective, resolveModelArg } from "../lib/directives.ts";
+import { modelChain } from "../lib/models.ts";
+import type { AuthStore } from "../lib/store.ts";
 
 let fake: FakeProvider;
 beforeAll(() => {
@@ -196,6 +200,135 @@ describe("directive replies", () => {
     const r2 = await gw.say("please run /model 2");
     expect(r2.json.model).toBe("anthropic/claude-opus-4-6");
     expect(fake.requests.length).toBe(n + 2);
+  });
+});
+
+describe("the agent's chain is always allowed", () => {
+  test("a fallback missing from a non-empty agents.defaults.models: the picker entry, its ref and a request for it all work", async () => {
+    resetScripts();
+    const sb = sandbox();
+    sb.writeStore(storeWith({ "anthropic:a": keys.a, "openai:o": keys.openai }));
+    sb.writeConfig(configFor(fake, { fallbacks: ["openai/gpt-5.2"] }, { agentsDefaults: { models: { "anthropic/claude-sonnet-4-6": { alias: "sonnet" } } } }));
+    const gw = await startGateway(sb);
+    expect((await gw.say("/model")).content).toContain("2. openai/gpt-5.2\n");
+    expect((await gw.say("/model 2")).content).toBe("Model set to openai/gpt-5.2.");
+    expect(session(sb)).toMatchObject({ modelOverride: "openai/gpt-5.2" });
+    const n = fake.requests.length;
+    expect((await gw.say("hi")).headers.get("x-jarvis-credential")).toBe("openai:o");
+    expect(credsSeen(fake, n)).toEqual(["openai"]);
+    expect((await gw.say("/model openai/gpt-5.2@openai:o")).content).toBe("Model set to openai/gpt-5.2 with auth profile openai:o (pinned for this session).");
+    expect((await gw.say("hi", { session: "r", model: "openai/gpt-5.2" })).json.model).toBe("openai/gpt-5.2");
+    // Anything else still has to be listed.
+    expect((await gw.say("/model anthropic/claude-haiku-4-5")).content).toBe('Model "anthropic/claude-haiku-4-5" is not in agents.defaults.models.');
+    const other = await gw.say("hi", { model: "anthropic/claude-haiku-4-5" });
+    expect(other.status).toBe(400);
+    expect(other.json.error.code).toBe("model_not_allowed");
+    gw.expectClean();
+  });
+});
+
+describe("ids that are Object.prototype member names", () => {
+  const NAMES = ["__proto__", "toString", "constructor", "hasOwnProperty", "valueOf"];
+
+  test("/model <ref>@<name> and a request model with @<name>: a normal reply, never a 500", async () => {
+    const { sb, gw } = await setup();
+    for (const name of NAMES) {
+      for (const arg of [`sonnet@${name}`, `anthropic/claude-opus-4-6@${name}`, name, `${name}/x`, `${name}@${name}`]) {
+        const r = await gw.say(`/model ${arg}`);
+        expect(r.status).toBe(200);
+        expect(r.content).toMatch(/^(Model ".*" is not in agents\.defaults\.models\.|Unknown model ".*"\. Send \/model to list configured models\.)$/);
+        const req = await gw.say("hi", { session: "req", model: arg });
+        expect(req.status).toBe(400);
+        expect(["model_not_allowed", "model_not_found"]).toContain(req.json.error.code);
+      }
+    }
+    expect(session(sb)).toBeUndefined();
+    expect(gw.stderr()).not.toContain("request failed");
+    gw.expectClean();
+  });
+
+  test("a profile whose id is a member name can be pinned and is used", async () => {
+    resetScripts();
+    const sb = sandbox();
+    // Written as text: an object literal would turn a "__proto__" key into a prototype.
+    const profiles = NAMES.map((id, i) => `${JSON.stringify(id)}: {"type": "api_key", "provider": "anthropic", "key": ${JSON.stringify(i === 0 ? keys.c : keys.b)}}`);
+    sb.writeStore(`{"version": 1, "profiles": {${profiles.join(", ")}, "anthropic:a": {"type": "api_key", "provider": "anthropic", "key": "${keys.a}"}}}`);
+    sb.writeConfig(configFor(fake));
+    const gw = await startGateway(sb);
+    expect((await gw.say("/model anthropic/claude-opus-4-6@__proto__")).content).toBe(
+      "Model set to anthropic/claude-opus-4-6 with auth profile __proto__ (pinned for this session).",
+    );
+    expect(session(sb)).toMatchObject({ authProfileOverride: "__proto__", authProfileOverrideSource: "user" });
+    let n = fake.requests.length;
+    const r = await gw.say("hi");
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-jarvis-credential")).toBe("__proto__");
+    expect(credsSeen(fake, n)).toEqual(["c"]);
+    expect((await gw.say("/model anthropic/claude-opus-4-6@toString", { session: "t" })).content).toBe(
+      "Model set to anthropic/claude-opus-4-6 with auth profile toString (pinned for this session).",
+    );
+    n = fake.requests.length;
+    expect((await gw.say("hi", { session: "t" })).headers.get("x-jarvis-credential")).toBe("toString");
+    expect(credsSeen(fake, n)).toEqual(["b"]);
+    expect((await gw.say("/model status", { session: "t" })).content).toContain("Auth pin: toString (user)");
+    gw.expectClean();
+  });
+
+  test("directive answers look profiles up as own properties, whatever prototype the store's maps have", () => {
+    // Ordinary objects, as any caller (a test, the usage-recorder overlay) may build them.
+    const config = { agents: { defaults: { model: { primary: "anthropic/claude-opus-4-6" }, models: { "anthropic/claude-sonnet-4-6": { alias: "sonnet" } } } } } as JarvisConfig;
+    const store = { profiles: { "anthropic:a": { type: "api_key", provider: "anthropic", key: keys.a } }, usageStats: {}, order: {}, lastGood: {} } as unknown as AuthStore;
+    const ctx = { config, chain: modelChain(config, "main"), store, session: {}, now: Date.now(), secretDefaults: {} };
+    const cases: Array<[string, string]> = [
+      ["sonnet@toString", 'Model "anthropic/sonnet@toString" is not in agents.defaults.models.'],
+      ["sonnet@__proto__", 'Model "anthropic/sonnet@__proto__" is not in agents.defaults.models.'],
+      ["anthropic/claude-opus-4-6@constructor", 'Model "anthropic/claude-opus-4-6@constructor" is not in agents.defaults.models.'],
+      ["sonnet@anthropic:a", "Model set to anthropic/claude-sonnet-4-6 with auth profile anthropic:a (pinned for this session)."],
+    ];
+    for (const [arg, reply] of cases) expect(answerDirective({ kind: "set", arg }, ctx).reply).toBe(reply);
+    expect(resolveModelArg("sonnet@hasOwnProperty", ctx)).toMatchObject({ ok: false, code: "model_not_allowed" });
+  });
+
+  test("a hand-edited sessions.json pinning a member name: a stale pin, dropped; the request uses the order", async () => {
+    const { sb, gw } = await setup();
+    const sessions = { version: 1, sessions: { main: { authProfileOverride: "toString", authProfileOverrideSource: "user" }, s: { authProfileOverride: "__proto__", authProfileOverrideSource: "auto" } } };
+    sb.write(sessionsFile(sb), sessions);
+    for (const key of ["main", "s"]) {
+      const n = fake.requests.length;
+      const r = await gw.say("hi", { session: key });
+      expect(r.status).toBe(200);
+      expect(credsSeen(fake, n)).toHaveLength(1);
+      expect(session(sb, key).authProfileOverride).toMatch(/^anthropic:/);
+    }
+    gw.expectClean();
+  });
+
+  test("session keys that are member names are stored under their own key and read back", async () => {
+    const { sb, gw } = await setup();
+    for (const key of NAMES) {
+      // A fresh session of that name: the default model, no pin, no 500.
+      const status = await gw.say("/model status", { session: key });
+      expect(status.status).toBe(200);
+      expect(status.content).toContain(`Session: ${key}\nModel: anthropic/claude-opus-4-6 (default)`);
+      expect(status.content).toContain("Auth pin: none");
+      expect((await gw.say("hi", { session: key })).json.model).toBe("anthropic/claude-opus-4-6");
+      expect((await gw.say("/model sonnet", { session: key })).content).toBe("Model set to anthropic/claude-sonnet-4-6.");
+      expect(session(sb, key)).toMatchObject({ modelOverride: "anthropic/claude-sonnet-4-6", authProfileOverride: expect.stringMatching(/^anthropic:/), authProfileOverrideSource: "auto" });
+      const n = fake.requests.length;
+      expect((await gw.say("hi", { session: key })).json.model).toBe("anthropic/claude-sonnet-4-6");
+      expect(fake.requests.slice(n).map((x) => x.body.model)).toEqual(["claude-sonnet-4-6"]);
+    }
+    // The file holds exactly these sessions, as plain keys.
+    const doc = readJson(sessionsFile(sb));
+    expect(Object.keys(doc.sessions).sort()).toEqual([...NAMES].sort());
+    expect(Object.getPrototypeOf(doc.sessions)).toBe(Object.prototype);
+    // Other sessions are untouched; /new deletes only its own entry.
+    expect((await gw.say("hi")).json.model).toBe("anthropic/claude-opus-4-6");
+    expect((await gw.say("/new", { session: "__proto__" })).content).toBe("New session started.");
+    expect(Object.keys(readJson(sessionsFile(sb)).sessions).sort()).toEqual(["constructor", "hasOwnProperty", "main", "toString", "valueOf"]);
+    expect((await gw.say("/model status", { session: "__proto__" })).content).toContain("Model: anthropic/claude-opus-4-6 (default)");
+    expect(gw.stderr()).not.toContain("request failed");
+    gw.expectClean();
   });
 });
 

@@ -286,8 +286,9 @@ describe("streaming", () => {
     expect(r.status).toBe(200);
     const data = sseData(r.text);
     expect(data.at(-1)).toBe("[DONE]");
+    // The client code of the 07 §6 table (the same as a non-streaming answer would carry), not the bare reason.
     const err = data.at(-2);
-    expect(err.error.code).toBe("overloaded");
+    expect(err.error).toMatchObject({ code: "upstream_overloaded", type: "api_error" });
     expect(err.error.message).toContain("Overloaded");
     const content = data.slice(0, -2).map((c) => c.choices?.[0]?.delta?.content ?? "").join("");
     expect(content).toBe("one two ");
@@ -295,6 +296,24 @@ describe("streaming", () => {
     expect(credsSeen(fake, from)).toEqual(["a"]);
     await gw.waitFor(/auth profile anthropic:a: overloaded → cooldown until/);
     expect(sb.readStore().usageStats["anthropic:a"]).toMatchObject({ errorCount: 1, cooldownReason: "overloaded" });
+    gw.expectClean();
+  });
+
+  test("mid-stream error codes follow the 07 §6 table: unknown → upstream_error, rate limit → upstream_rate_limit", async () => {
+    resetScripts();
+    fake.script(keys.openai, { reply: "one two three", streamErrorAfter: 1 });
+    const { gw } = await setup({ "openai:o": keys.openai }, { chain: { primary: "openai/gpt-5.2" } });
+    const unknown = sseData((await gw.chat(hi({ stream: true }))).text);
+    expect(unknown.at(-1)).toBe("[DONE]");
+    expect(unknown.at(-2).error).toMatchObject({ code: "upstream_error", type: "api_error", message: "upstream stream failed" });
+    // A rate limit after content: the code and type a JSON error response for it carries (429 upstream_rate_limit).
+    fake.script(keys.openai, { reply: "one two", streamErrorAfter: 1, streamError: { type: "rate_limit_exceeded", message: "Rate limit reached" } });
+    const rl = sseData((await gw.chat(hi({ stream: true }), { session: "rl" })).text);
+    expect(rl.at(-2).error).toMatchObject({ code: "upstream_rate_limit", type: "rate_limit_error", message: "Rate limit reached" });
+    fake.script(keys.openai, { status: 429, body: { error: { type: "rate_limit_exceeded", message: "Rate limit reached" } } });
+    const json = await gw.chat(hi({ stream: true }), { session: "json" });
+    expect(json.status).toBe(429);
+    expect(json.json.error).toMatchObject({ code: rl.at(-2).error.code, type: rl.at(-2).error.type });
     gw.expectClean();
   });
 

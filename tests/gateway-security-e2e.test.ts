@@ -77,6 +77,40 @@ describe("start-up refusals", () => {
     expect((await runToExit(sb, ["--port", "70000"])).code).toBe(64);
   });
 
+  test("a bad gateway.bind / gateway.port in the config or JARVIS_GATEWAY_PORT: exit 1 naming the key or variable, never a flag", async () => {
+    const bind = gatewaySandbox({ gateway: { bind: "bogus" } });
+    const b = await runToExit(bind, ["--port", String(await freePort())]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toContain(`Invalid config ${bind.configPath}: gateway.bind: expected "loopback", "lan" or an IP address`);
+    expect(b.stderr).not.toContain("--bind");
+    for (const port of [70000, 0, "8080"]) {
+      const sb = gatewaySandbox({ gateway: { port } });
+      const r = await runToExit(sb, []);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`Invalid config ${sb.configPath}: gateway.port: expected integer 1-65535`);
+      expect(r.stderr).not.toContain("--port");
+    }
+    const sb = gatewaySandbox();
+    for (const value of ["abc", "0", "65536", "80.5"]) {
+      const r = await runToExit(sb, [], { JARVIS_GATEWAY_PORT: value });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`Invalid JARVIS_GATEWAY_PORT "${value}" (from env): expected integer 1-65535`);
+      expect(r.stderr).not.toContain("--port");
+    }
+    // The variable in ~/.jarvis/.env is named with its file.
+    sb.write(".jarvis/.env", "JARVIS_GATEWAY_PORT=abc\n");
+    const dotenv = await runToExit(sb, []);
+    expect(dotenv.code).toBe(1);
+    expect(dotenv.stderr).toContain('Invalid JARVIS_GATEWAY_PORT "abc" (from ~/.jarvis/.env): expected integer 1-65535');
+    // Flags keep their usage errors, whatever the config says.
+    const flag = await runToExit(bind, ["--bind", "nope", "--port", String(await freePort())]);
+    expect(flag.code).toBe(64);
+    expect(flag.stderr).toContain('Invalid --bind "nope"');
+    const portFlag = await runToExit(sb, ["--port", "abc"], { JARVIS_GATEWAY_PORT: "abc" });
+    expect(portFlag.code).toBe(64);
+    expect(portFlag.stderr).toContain('Invalid --port "abc"');
+  });
+
   test("port busy: exit 1 `Port <n> on <addr> is already in use.`", async () => {
     const sb = gatewaySandbox();
     const port = await freePort();
@@ -207,27 +241,89 @@ describe("request limits and errors", () => {
     gw.expectClean();
   });
 
-  test("a chunked body over the limit is refused too", async () => {
+  /** Fail unless `r` is the gateway's JSON 413 (07 §1, §2: errors always carry `{error: {message, type, code}}`). */
+  const expect413 = (r: { status: number; text: string }) => {
+    expect(r.status).toBe(413);
+    const body = JSON.parse(r.text);
+    expect(body.error).toMatchObject({ code: "request_too_large", type: "invalid_request_error" });
+    expect(body.error.message).toBe(`Request body is larger than ${MAX_BODY} bytes.`);
+  };
+
+  test("a body well over the limit with Content-Length: a JSON 413, not the server's empty one", async () => {
     const sb = gatewaySandbox();
     const gw = await startGateway(sb);
+    const n = fake.requests.length;
+    const body = new Uint8Array(11 * 1024 * 1024).fill(32);
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", body, headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(10_000) });
+    expect413({ status: res.status, text: await res.text() });
+    expect(fake.requests.length).toBe(n);
+    expect(gw.stderr()).not.toContain("request failed");
+    expect((await gw.chat(hi)).status).toBe(200);
+  });
+
+  test("a Content-Length over the limit is refused before the body is read", async () => {
+    const sb = gatewaySandbox();
+    const gw = await startGateway(sb);
+    // Announce 5 GB and send a few bytes: the answer must come without waiting for the rest.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(gw.port, "127.0.0.1", () => {
+        sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000000000\r\n\r\n{"messages":`);
+      });
+      let out = "";
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new Error(`no answer within 5 s: ${out}`));
+      }, 5000);
+      sock.on("data", (d) => {
+        out += d.toString();
+        if (/\r\n\r\n[\s\S]*\}\}/.test(out)) {
+          clearTimeout(timer);
+          sock.destroy();
+          resolve(out);
+        }
+      });
+      sock.on("error", reject);
+    });
+    const [head, body] = raw.split("\r\n\r\n");
+    expect(head).toStartWith("HTTP/1.1 413");
+    expect413({ status: 413, text: body!.slice(body!.indexOf("{")) });
+    expect((await gw.chat(hi)).status).toBe(200);
+  });
+
+  test("a chunked body over the limit: the same JSON 413 (no 500, no server error logged)", async () => {
+    const sb = gatewaySandbox();
+    const gw = await startGateway(sb);
+    const n = fake.requests.length;
     const chunk = new Uint8Array(1 << 20).fill(32);
+    for (const total of [MAX_BODY + 1, 11 * (1 << 20)]) {
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (sent >= total) return c.close();
+          const part = chunk.subarray(0, Math.min(chunk.length, total - sent));
+          sent += part.length;
+          c.enqueue(part);
+        },
+      });
+      const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", body, signal: AbortSignal.timeout(10_000) });
+      expect(res.headers.get("content-length")).not.toBe("0");
+      expect413({ status: res.status, text: await res.text() });
+    }
+    // Exactly the limit, chunked, is read and judged as JSON.
     let sent = 0;
-    const body = new ReadableStream<Uint8Array>({
+    const exact = new ReadableStream<Uint8Array>({
       pull(c) {
-        if (sent > MAX_BODY + 1) return c.close();
-        sent += chunk.length;
-        c.enqueue(chunk);
+        if (sent >= MAX_BODY) return c.close();
+        const part = chunk.subarray(0, Math.min(chunk.length, MAX_BODY - sent));
+        sent += part.length;
+        c.enqueue(part);
       },
     });
-    let status = 0;
-    try {
-      const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", body, signal: AbortSignal.timeout(10_000) });
-      status = res.status;
-      await res.text();
-    } catch {
-      status = -1; // the connection was cut: refused as well
-    }
-    expect([413, -1]).toContain(status);
+    const ok = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", body: exact, signal: AbortSignal.timeout(10_000) });
+    expect(ok.status).toBe(400);
+    expect(((await ok.json()) as any).error.code).toBe("invalid_json");
+    expect(fake.requests.length).toBe(n);
+    expect(gw.stderr()).not.toContain("request failed");
     expect((await gw.chat(hi)).status).toBe(200);
   });
 });
