@@ -44,7 +44,11 @@ export interface PickerEntry {
   isDefault: boolean;
 }
 
-/** Picker entries (07 §4.2): default, fallbacks, `agents.defaults.models` keys, provider models; de-duplicated. */
+/**
+ * Picker entries (07 §4.2): default, fallbacks, `agents.defaults.models` keys, provider models; de-duplicated.
+ * With a non-empty `agents.defaults.models`, provider models it does not list are left out: every entry the picker
+ * shows can be selected (`isAllowed`).
+ */
 export function pickerEntries(config: JarvisConfig, chain: ModelChain): PickerEntry[] {
   const resolve = (raw: string) => {
     const r = resolveModelRef(raw, config, chain);
@@ -61,7 +65,7 @@ export function pickerEntries(config: JarvisConfig, chain: ModelChain): PickerEn
   const out: PickerEntry[] = [];
   for (const raw of raws) {
     const ref = resolve(raw);
-    if (!ref || out.some((e) => e.ref === ref)) continue;
+    if (!ref || out.some((e) => e.ref === ref) || !isAllowed(ref, { config, chain })) continue;
     out.push({ ref, alias: aliasByRef.get(ref), isDefault: ref === def });
   }
   return out;

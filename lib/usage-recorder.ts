@@ -12,7 +12,8 @@ import { JarvisError } from "./errors.ts";
 import { log } from "./log.ts";
 import { recordOutcome, type RuntimeContext } from "./runtime.ts";
 import { markFailure, markSuccess, mutateStore } from "./store-write.ts";
-import type { AuthStore } from "./store.ts";
+import type { AuthStore, UsageStats } from "./store.ts";
+import { dict, own } from "./dict.ts";
 
 /** Where the runtime loop reports attempt outcomes of auth profiles. */
 export interface OutcomeRecorder {
@@ -62,8 +63,8 @@ export class CoalescingRecorder implements OutcomeRecorder {
   /** `store` with the successes not yet written applied (`lastUsed`, cleared windows), for order resolution. */
   overlay(store: AuthStore): AuthStore {
     if (this.pending.size === 0) return store;
-    const usageStats = { ...store.usageStats };
-    for (const [id, s] of this.pending) if (store.profiles[id]) usageStats[id] = nextStatsAfterSuccess(usageStats[id], s.at);
+    const usageStats = Object.assign(dict<UsageStats>(), store.usageStats);
+    for (const [id, s] of this.pending) if (own(store.profiles, id)) usageStats[id] = nextStatsAfterSuccess(usageStats[id], s.at);
     return { ...store, usageStats };
   }
 
