@@ -8,11 +8,11 @@ import { originLabel } from "./env.ts";
 import { envCredentialList } from "./env-keys.ts";
 import { authChoiceForEnvVar } from "./onboard.ts";
 import { resolveOrder } from "./order.ts";
-import { normalizeAuthProviderId } from "./providers.ts";
 import { refDisplay, refKey, type SecretRef } from "./secret-ref.ts";
 import { computeStatus, missingAuthHint, type StatusReport } from "./status.ts";
 import { configCredential } from "./config-credential.ts";
 import type { DoctorData, Finding } from "./doctor.ts";
+import { configSecretRefSites } from "./secrets-audit.ts";
 
 // --- auth health (through the status model, one resolver) ----------------------------------------------------------
 
@@ -60,23 +60,20 @@ export function checkAuth(d: DoctorData, report: StatusReport = statusFor(d)): F
     }
   }
   for (const u of report.auth.unresolvedRefs) {
+    // Config refs (status lists only models.providers.*.apiKey) are reported below from the audit's enumeration.
+    if (!u.profileId) continue;
     const { display, alias } = refText(u.ref);
-    const subject = u.profileId ?? u.path ?? u.provider;
     out.push({
       code: "auth.unresolved_ref",
       severity: "error",
-      message: `${subject}: ${display} (secret provider "${alias}") cannot be resolved: ${u.error}`,
+      message: `${u.profileId}: ${display} (secret provider "${alias}") cannot be resolved: ${u.error}`,
       provider: u.provider,
-      ...(u.profileId ? { profileId: u.profileId } : { path: d.config.path }),
-      fix: u.profileId ? `make ${display} resolvable, or store the credential again (jarvis models auth paste-token --provider ${u.provider} --profile-id ${u.profileId})` : `make ${display} resolvable, or fix ${u.path}`,
+      profileId: u.profileId,
+      fix: `make ${display} resolvable, or store the credential again (jarvis models auth paste-token --provider ${u.provider} --profile-id ${u.profileId})`,
       autoFix: false,
     });
   }
-  for (const key of Object.keys(d.cfg.models?.providers ?? {})) {
-    const c = configCredential(normalizeAuthProviderId(key), d.cfg, d.env.vars, d.secretDefaults);
-    if (c?.kind !== "invalid_ref") continue;
-    out.push({ code: "auth.unresolved_ref", severity: "error", message: `models.providers.${key}.apiKey: ref(invalid) cannot be resolved: ${c.error}`, provider: normalizeAuthProviderId(key), path: d.config.path, fix: `fix models.providers.${key}.apiKey`, autoFix: false });
-  }
+  out.push(...checkConfigRefs(d));
   for (const p of report.auth.missingProvidersInUse) {
     out.push({ code: "auth.provider_missing", severity: "error", message: `${p} is in use but has no credential`, provider: p, fix: missingAuthHint(p, d.stateEnvDisplay), autoFix: false });
   }
@@ -88,6 +85,34 @@ export function checkAuth(d: DoctorData, report: StatusReport = statusFor(d)): F
     } else {
       out.push({ code: "auth.disabled", severity: "warn", message: `${w.profileId} is disabled (${w.reason}) until ${until}`, profileId: w.profileId, provider: w.provider, fix: `top up credits or fix the key, then verify: ${verify}`, autoFix: false });
     }
+  }
+  return out;
+}
+
+/**
+ * `auth.unresolved_ref` for config refs (09 §1.1 "a profile or config ref"): every site of 06 §1 — provider `apiKey`
+ * and `headers.<name>`, `gateway.auth.token`, `auth.oauth.<id>.clientSecret` — enumerated exactly as `secrets audit`
+ * does; a skipped exec ref (`--skip-exec`) is not a finding. Names the config path, the ref, its alias and the cause.
+ */
+export function checkConfigRefs(d: DoctorData): Finding[] {
+  const out: Finding[] = [];
+  for (const site of configSecretRefSites(d.config.exists ? d.config.raw : null, d.config.path, d.secretDefaults)) {
+    const who = { path: d.config.path, ...(site.provider ? { provider: site.provider } : {}) };
+    if ("error" in site) {
+      out.push({ code: "auth.unresolved_ref", severity: "error", message: `${site.jsonPath}: ref(invalid) cannot be resolved: ${site.error}`, ...who, fix: `fix ${site.jsonPath}`, autoFix: false });
+      continue;
+    }
+    const r = d.refs.get(refKey(site.ref));
+    if (r === undefined || r.ok || r.skipped) continue;
+    const { display, alias } = refText(site.ref);
+    out.push({
+      code: "auth.unresolved_ref",
+      severity: "error",
+      message: `${site.jsonPath}: ${display} (secret provider "${alias}") cannot be resolved: ${r.error}`,
+      ...who,
+      fix: `make ${display} resolvable, or fix ${site.jsonPath}`,
+      autoFix: false,
+    });
   }
   return out;
 }

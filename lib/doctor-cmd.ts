@@ -38,6 +38,8 @@ import { log, printJson, printLine } from "./log.ts";
 import { registerSecret } from "./mask.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
 import { validateSecretsConfig, resolveSecretRefs } from "./secrets.ts";
+import { configSecretRefSites } from "./secrets-audit.ts";
+import { refKey } from "./secret-ref.ts";
 import { displayPath, resolvePaths, type ResolvedPaths } from "./paths.ts";
 import { refsToResolve } from "./status.ts";
 import { configCredential } from "./config-credential.ts";
@@ -188,7 +190,10 @@ export async function loadDoctorData(input: ContextInput, paths: ResolvedPaths, 
     agentDir: selectAgent(cfg, { agentFlag: id, env: {}, stateDir: paths.stateDir, home: paths.home }).agentDir,
   }));
   const { store, error: storeError } = readStore(agent.storePath);
-  const refs = await resolveSecretRefs(refsToResolve(store, cfg, secretDefaults), {
+  // Every ref status reads, plus every config ref site secrets audit checks (06 §1), for `auth.unresolved_ref`.
+  const wanted = new Map(refsToResolve(store, cfg, secretDefaults).map((r) => [refKey(r), r]));
+  for (const site of configSecretRefSites(config.exists ? config.raw : null, config.path, secretDefaults)) if ("ref" in site) wanted.set(refKey(site.ref), site.ref);
+  const refs = await resolveSecretRefs([...wanted.values()], {
     env: envRecord(env),
     home: paths.home,
     config: cfg,
@@ -256,22 +261,23 @@ export async function loadDoctorData(input: ContextInput, paths: ResolvedPaths, 
 /**
  * Apply the repairs of `findings` (09 §1.2) in a safe order: stale locks and temp files, the store migration, legacy
  * imports, config edits, OAuth refreshes, then permissions.
- * @returns keys of repaired findings (→ backup path) and `doctor.migration_failed` findings
+ * @returns keys of repaired and of failed findings (→ the backup the repair took, if any) and `doctor.migration_failed`
+ *   findings; every backup taken is named by the findings of the repair that took it
  */
 async function applyRepairs(
   findings: Finding[],
   d: DoctorData,
-): Promise<{ repaired: Map<string, string | undefined>; failed: Set<string>; failures: Finding[] }> {
+): Promise<{ repaired: Map<string, string | undefined>; failed: Map<string, string | undefined>; failures: Finding[] }> {
   const repaired = new Map<string, string | undefined>();
-  const failed = new Set<string>();
+  const failed = new Map<string, string | undefined>();
   const failures: Finding[] = [];
   const stamp = fileStamp(d.now);
   const backups = new Backups(stamp);
   const done = (fs_: Finding[], r: RepairOutcome, migration: boolean) => {
     if (r.ok) for (const f of fs_) repaired.set(findingKey(f), r.backup);
     else {
-      for (const f of fs_) failed.add(findingKey(f));
-      if (migration) failures.push({ code: "doctor.migration_failed", severity: "error", message: r.error, path: fs_[0]?.path, autoFix: false });
+      for (const f of fs_) failed.set(findingKey(f), r.backup);
+      if (migration) failures.push({ code: "doctor.migration_failed", severity: "error", message: r.error, path: fs_[0]?.path, autoFix: false, ...(r.backup ? { backup: r.backup } : {}) });
       else log.warn(r.error);
     }
   };

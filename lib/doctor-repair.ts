@@ -5,13 +5,13 @@
  */
 import fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
-import { atomicWriteFile, updateJsonFile } from "./atomic.ts";
+import { atomicWriteFile, readIfExists, updateJsonFile } from "./atomic.ts";
 import { editConfig } from "./config-edit.ts";
-import { errnoCode, JarvisError } from "./errors.ts";
-import { refreshProfile, type RefreshContext } from "./oauth.ts";
+import { errnoCode } from "./errors.ts";
+import { oauthSettings, refreshProfile, type RefreshContext } from "./oauth.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
 import { coerceSecretRef } from "./secret-ref.ts";
-import { parseStoreText } from "./store.ts";
+import { loadStore, parseStoreText } from "./store.ts";
 import { readStoreForWrite } from "./store-write.ts";
 import { own } from "./dict.ts";
 
@@ -259,8 +259,8 @@ export function planLegacyImport(doc: unknown, kind: "auth_json" | "oauth_json",
 // ------------------------------------------------------------------------------------------------------------------
 // Applying repairs (I/O)
 
-/** The outcome of one repair. */
-export type RepairOutcome = { ok: true; backup?: string } | { ok: false; error: string };
+/** The outcome of one repair; `backup` = the backup of the file it changed (also when it failed after a change). */
+export type RepairOutcome = { ok: true; backup?: string } | { ok: false; error: string; backup?: string };
 
 /** Backups taken in this run, by file: the original bytes are copied once, before the first content change. */
 export class Backups {
@@ -285,6 +285,17 @@ export class Backups {
   of(file: string): string | undefined {
     return this.taken.get(file);
   }
+
+  /**
+   * Undo a `take` whose change did not happen (09 §1.2: a backup only accompanies a content change, so a repair that
+   * wrote nothing leaves no backup behind and a repeated `--fix` creates none).
+   */
+  discard(file: string): void {
+    const p = this.taken.get(file);
+    if (p === undefined) return;
+    fs.rmSync(p, { force: true });
+    this.taken.delete(file);
+  }
 }
 
 /**
@@ -292,6 +303,7 @@ export class Backups {
  * original field; on any difference the backup is restored and the result is `doctor.migration_failed`.
  */
 export async function repairStore(storePath: string, backups: Backups): Promise<RepairOutcome> {
+  const had = backups.of(storePath) !== undefined;
   try {
     const r = await updateJsonFile(storePath, {
       label: "auth store",
@@ -308,16 +320,43 @@ export async function repairStore(storePath: string, backups: Backups): Promise<
         return { doc: plan.next, result: { before: cur.doc, plan, backup } };
       },
     });
-    if (!r.result || !r.wrote) return { ok: true };
+    if (!r.result || !r.wrote) {
+      if (!had) backups.discard(storePath);
+      return { ok: true };
+    }
     const { before, plan, backup } = r.result;
     const diff = storeDifference(before, plan, JSON.parse(fs.readFileSync(storePath, "utf8")) as Doc);
     if (diff) {
       fs.copyFileSync(backup, storePath);
-      return { ok: false, error: `migration of ${storePath} failed verification (${diff}); the backup was restored` };
+      return { ok: false, error: `migration of ${storePath} failed verification (${diff}); the backup was restored`, backup };
     }
     return { ok: true, backup };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return failedAfter(e, backups, storePath, had);
+  }
+}
+
+/**
+ * The outcome of a repair that threw: a backup it took stays (the file may have changed) and is named, unless the
+ * file still holds the backed-up bytes — then nothing changed and the backup is dropped.
+ */
+function failedAfter(e: unknown, backups: Backups, file: string, had: boolean): RepairOutcome {
+  const error = e instanceof Error ? e.message : String(e);
+  const backup = backups.of(file);
+  if (backup === undefined) return { ok: false, error };
+  if (!had && sameBytes(file, backup)) {
+    backups.discard(file);
+    return { ok: false, error };
+  }
+  return { ok: false, error, backup };
+}
+
+/** Whether two files hold the same bytes (false when either cannot be read). */
+function sameBytes(a: string, b: string): boolean {
+  try {
+    return fs.readFileSync(a).equals(fs.readFileSync(b));
+  } catch {
+    return false;
   }
 }
 
@@ -338,6 +377,7 @@ export async function importLegacyFile(
   } catch (e) {
     return { ok: false, error: `${file} cannot be read as JSON (${errnoCode(e) ?? "invalid JSON"})` };
   }
+  const had = backups.of(storePath) !== undefined;
   try {
     const r = await updateJsonFile(storePath, {
       label: "auth store",
@@ -353,6 +393,7 @@ export async function importLegacyFile(
         return { doc, result: imports };
       },
     });
+    if (!r.wrote && !had) backups.discard(storePath);
     if (r.wrote) {
       const after = JSON.parse(fs.readFileSync(storePath, "utf8")) as Doc;
       for (const i of r.result) {
@@ -362,14 +403,14 @@ export async function importLegacyFile(
         if (d) {
           const backup = backups.of(storePath);
           if (backup) fs.copyFileSync(backup, storePath);
-          return { ok: false, error: `import of ${file} failed verification (${d})${backup ? "; the backup was restored" : ""}` };
+          return { ok: false, error: `import of ${file} failed verification (${d})${backup ? "; the backup was restored" : ""}`, backup };
         }
       }
     }
     fs.renameSync(file, `${file}.migrated-${stamp}`);
     return { ok: true, backup: backups.of(storePath) };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return failedAfter(e, backups, storePath, had);
   }
 }
 
@@ -409,8 +450,9 @@ export function applyConfigRepair(doc: Doc, r: ConfigRepair): boolean {
 
 /** Config repairs under the config lock (01 §4), with the timestamped backup taken inside the lock. */
 export async function repairConfig(configPath: string, repair: ConfigRepair, backups: Backups, show: (p: string) => string): Promise<RepairOutcome> {
+  const had = backups.of(configPath) !== undefined;
   try {
-    await editConfig(
+    const wrote = await editConfig(
       configPath,
       (doc) => {
         if (!applyConfigRepair(doc, repair)) return false;
@@ -419,9 +461,10 @@ export async function repairConfig(configPath: string, repair: ConfigRepair, bac
       },
       show,
     );
+    if (!wrote && !had) backups.discard(configPath);
     return { ok: true, backup: backups.of(configPath) };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return failedAfter(e, backups, configPath, had);
   }
 }
 
@@ -451,13 +494,31 @@ export function removeIfUnchanged(file: string, bytes: string | undefined): Repa
   }
 }
 
-/** Refresh an expired OAuth profile once (08 §4); the store backup is taken first (a refresh rewrites the store). */
+/**
+ * Refresh an expired OAuth profile once (08 §4). A refresh that cannot run (no OAuth login configured for the provider,
+ * a bad URL, an unresolvable client secret) fails before anything is touched. Otherwise the store is backed up first,
+ * since a refresh may rewrite it (new tokens, or `needsRelogin` on a rejection); when the store still holds the
+ * backed-up bytes afterwards (e.g. the token endpoint was unreachable) that backup is dropped (09 §1.2: backups only
+ * accompany a content change; a failed refresh stays a finding and a repeated `--fix` writes no backup).
+ * @returns the backup whenever the store changed, on success and on failure
+ */
 export async function repairRefresh(ctx: RefreshContext, profileId: string, backups: Backups): Promise<RepairOutcome> {
+  const had = backups.of(ctx.storePath) !== undefined;
   try {
-    backups.take(ctx.storePath, fs.readFileSync(ctx.storePath, "utf8"));
-    const r = await refreshProfile(ctx, profileId, false);
-    return r.ok ? { ok: true, backup: backups.of(ctx.storePath) } : { ok: false, error: r.message };
+    const profile = loadStore(ctx.storePath).profiles[profileId];
+    if (profile?.type === "oauth" && !profile.external) await oauthSettings(normalizeAuthProviderId(profile.provider), ctx.config, ctx);
   } catch (e) {
-    return { ok: false, error: e instanceof JarvisError || e instanceof Error ? e.message : String(e) };
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+  try {
+    const before = fs.readFileSync(ctx.storePath, "utf8");
+    const backup = backups.take(ctx.storePath, before);
+    const r = await refreshProfile(ctx, profileId, false);
+    const changed = readIfExists(ctx.storePath) !== before;
+    if (!changed && !had) backups.discard(ctx.storePath);
+    const kept = changed ? backup : undefined;
+    return r.ok ? { ok: true, ...(kept ? { backup: kept } : {}) } : { ok: false, error: r.message, ...(kept ? { backup: kept } : {}) };
+  } catch (e) {
+    return failedAfter(e, backups, ctx.storePath, had);
   }
 }

@@ -471,11 +471,16 @@ export function sortFindings(findings: Finding[]): Finding[] {
 /**
  * The report of `--fix` (09 §1.1): first-pass findings (repaired ones — or ones the repairs made disappear — with
  * `fixed: true`), plus findings only the second pass shows. A finding whose own repair failed is never `fixed`
- * (09 §1.2: a failed refresh stays a finding).
+ * (09 §1.2: a failed refresh stays a finding), but still names the backup its repair took when the file changed.
  * @param repaired finding keys whose repair succeeded, with the backup it took
- * @param failed finding keys whose repair failed
+ * @param failed finding keys whose repair failed, with the backup it took (if the file changed anyway)
  */
-export function mergePasses(first: Finding[], second: Finding[], repaired: ReadonlyMap<string, string | undefined>, failed: ReadonlySet<string> = new Set()): Finding[] {
+export function mergePasses(
+  first: Finding[],
+  second: Finding[],
+  repaired: ReadonlyMap<string, string | undefined>,
+  failed: ReadonlyMap<string, string | undefined> = new Map(),
+): Finding[] {
   const secondKeys = new Set(second.map(findingKey));
   const firstKeys = new Set(first.map(findingKey));
   const out: Finding[] = [];
@@ -484,7 +489,10 @@ export function mergePasses(first: Finding[], second: Finding[], repaired: Reado
     if (!failed.has(k) && (repaired.has(k) || !secondKeys.has(k))) {
       const backup = repaired.get(k);
       out.push({ ...f, fixed: true, ...(backup ? { backup } : {}) });
-    } else out.push(f);
+    } else {
+      const backup = failed.get(k);
+      out.push(backup ? { ...f, backup } : f);
+    }
   }
   for (const f of second) if (!firstKeys.has(findingKey(f))) out.push(f);
   return sortFindings(out);

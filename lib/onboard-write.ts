@@ -31,7 +31,13 @@ export interface WritePlan {
   authChoice: string;
   provider: string;
   mode: "plaintext" | "ref";
-  store: "profile" | "env" | "config";
+  /** `--store` in effect; the only values 09 §2.3 allows for `stored`. */
+  store: "profile" | "env";
+  /**
+   * Set when no credential is stored at all: a loopback custom endpoint without a key, which uses the synthetic local
+   * key `custom-local` of its config entry (02 §4.2).
+   */
+  credential?: "custom-local";
   profile?: { id: string; cred: Credential };
   dotenv?: { name: string; value: string };
   envVar?: string;
@@ -183,7 +189,12 @@ function envRefFrom(v: unknown): { source: "env"; provider: string; id: string }
 export function printResult(ctx: Context, plan: WritePlan, json: boolean): void {
   const envPath = path.join(ctx.paths.stateDir, ".env");
   if (json) {
+    // `stored` keeps the 09 §2.3 enum ("profile" | "env") even when nothing was stored: it is then the `--store` in
+    // effect, with neither `profileId` nor `envFile`, and the extra `credential: "custom-local"` says that the endpoint
+    // runs on the synthetic local key of its config entry. (Inventing a third `stored` value would break consumers that
+    // switch on the documented enum; pretending a profile was written would be false.)
     const doc: Record<string, unknown> = { ok: true, authChoice: plan.authChoice, provider: plan.provider, stored: plan.store };
+    if (plan.credential) doc.credential = plan.credential;
     if (plan.profile) doc.profileId = plan.profile.id;
     if (plan.dotenv) doc.envFile = envPath;
     if (plan.envVar) doc.envVar = plan.envVar;
@@ -193,8 +204,8 @@ export function printResult(ctx: Context, plan: WritePlan, json: boolean): void 
     printJson(doc);
     return;
   }
-  if (plan.store === "env") printLine(`Stored ${plan.provider} credential in ${ctx.show(envPath)} (${plan.dotenv!.name}); verified.`);
-  else if (plan.store === "config") printLine(`Configured ${plan.provider} (${plan.custom!.baseUrl}) without an API key (loopback); verified.`);
+  if (plan.credential) printLine(`Configured ${plan.provider} (${plan.custom!.baseUrl}) without an API key (loopback); verified.`);
+  else if (plan.store === "env") printLine(`Stored ${plan.provider} credential in ${ctx.show(envPath)} (${plan.dotenv!.name}); verified.`);
   else printLine(`Stored ${plan.provider} credential in auth store profile ${plan.profile!.id}; verified.`);
   if (plan.defaultModel) printLine(`Default model: ${plan.defaultModel}`);
 }

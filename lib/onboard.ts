@@ -283,7 +283,7 @@ export function customPlan(
   const api = c.compatibility === "anthropic" ? "anthropic-messages" : "openai-completions";
   const defaultModel = `${c.id}/${c.modelId}`;
   if (value === undefined) {
-    return { authChoice: "custom-api-key", provider: c.id, mode, store: "config", custom: { ...c, api, apiKeyRef: false }, ...(setDefault ? { defaultModel } : {}) };
+    return { authChoice: "custom-api-key", provider: c.id, mode, store, credential: "custom-local", custom: { ...c, api, apiKeyRef: false }, ...(setDefault ? { defaultModel } : {}) };
   }
   const plan = apiKeyPlan({ choice: "custom-api-key", provider: c.id, envVar: CUSTOM_ENV_VAR, defaultModel, profileId: `${c.id}:default` }, mode, store, value, setDefault);
   plan.custom = { ...c, api, apiKeyRef: mode === "ref" || store === "env" };

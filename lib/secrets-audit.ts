@@ -51,7 +51,7 @@ export interface SecretsAuditReport {
 }
 
 /** One place a ref (or something ref-shaped but invalid) was found. */
-type RefSite = {
+export type RefSite = {
   file: string;
   jsonPath: string;
   provider?: string;
@@ -99,12 +99,22 @@ function dotenvValue(raw: string): string {
 }
 
 function configRefSites(input: SecretsAuditInput): RefSite[] {
-  const config = input.config;
+  return configSecretRefSites(input.config, input.configPath, input.secretDefaults);
+}
+
+/**
+ * Every SecretRef site of a config document (06 §1 config fields): `models.providers.<p>.apiKey` and `.headers.<name>`,
+ * `gateway.auth.token`, `auth.oauth.<p>.clientSecret` — valid refs (`{ref}`) and ref-shaped but invalid values
+ * (`{error}`). The one enumeration for `secrets audit` and doctor's `auth.unresolved_ref`.
+ * @param config the config as parsed, before `${VAR}` substitution (`${NAME}` in these fields is an env ref); null = none
+ * @param configPath absolute path, reported as each site's `file`
+ */
+export function configSecretRefSites(config: Record<string, unknown> | null, configPath: string, defaults: SecretRefDefaults): RefSite[] {
   if (config === null) return [];
-  const file = input.configPath;
+  const file = configPath;
   const sites: RefSite[] = [];
   const add = (value: unknown, jsonPath: string, extra: Partial<RefSite> = {}) => {
-    const c = coerceSecretRef(value, input.secretDefaults);
+    const c = coerceSecretRef(value, defaults);
     if (c === null) return;
     sites.push({ file, jsonPath, ...extra, ...("ref" in c ? { ref: c.ref } : { error: c.error }) } as RefSite);
   };

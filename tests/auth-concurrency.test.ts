@@ -171,7 +171,7 @@ describe("lock file left by another process", () => {
     const r = await sb.run(["models", "auth", "paste-token", "--provider", "groq"], { stdin: fake.groq(1), env: { JARVIS_LOCK_WAIT_MS: "400" } });
     const ms = performance.now() - s;
     expect(r.code).toBe(1);
-    const iso = new Date(createdAt).toISOString();
+    const iso = new Date(createdAt).toISOString().replace(/\.\d{3}Z$/, "Z");
     expect(r.stderr).toContain(
       `auth store is locked by pid ${process.pid} since ${iso} (${sb.storePath}.lock); another jarvis is writing. Retry, or delete the lock file if pid ${process.pid} is not running.`,
     );

@@ -17,6 +17,9 @@ const S = {
   access: fakeSecret("acc-", 40, "ACCS"),
   refresh: fakeSecret("ref-", 40, "REFR"),
   resolver: fakeSecret("vault-", 30, "VLT1"),
+  gateway: fakeSecret("gw-", 30, "GWT1"),
+  header: fakeSecret("hdr-", 30, "HDR1"),
+  clientSecret: fakeSecret("cs-", 30, "CSE1"),
 };
 const SECRETS = Object.values(S);
 
@@ -412,6 +415,54 @@ describe("auth health", () => {
     });
     const skipped = await doctor(sb, { args: ["--skip-exec"] });
     expect(skipped.findings.some((f) => f.code === "auth.unresolved_ref" && f.provider === "groq")).toBe(false);
+  });
+
+  test("auth.unresolved_ref: config refs beyond models.providers.*.apiKey (gateway token, header, OAuth clientSecret), as secrets audit finds them", async () => {
+    const sb = withStore(anthropicKeyStore());
+    sb.writeConfig({
+      gateway: { bind: "lan", auth: { token: "${GW_TOKEN}" } },
+      models: { providers: { openai: { headers: { "X-Other": { source: "env", provider: "default", id: "NOPE" } } } } },
+      auth: { oauth: { fake: { clientId: "client-test", clientSecret: { source: "env", provider: "default", id: "FAKE_SECRET" } } } },
+    });
+    const { code, findings } = await doctor(sb);
+    expect(code).toBe(1);
+    const missing = (name: string) => `cannot be resolved: Environment variable "${name}" is missing or empty.`;
+    expect(findings.filter((f) => f.code === "auth.unresolved_ref")).toEqual([
+      {
+        code: "auth.unresolved_ref",
+        severity: "error",
+        message: `models.providers.openai.headers.X-Other: ref(env:NOPE) (secret provider "default") ${missing("NOPE")}`,
+        path: sb.configPath,
+        provider: "openai",
+        fix: "make ref(env:NOPE) resolvable, or fix models.providers.openai.headers.X-Other",
+        autoFix: false,
+      },
+      {
+        code: "auth.unresolved_ref",
+        severity: "error",
+        message: `gateway.auth.token: ref(env:GW_TOKEN) (secret provider "default") ${missing("GW_TOKEN")}`,
+        path: sb.configPath,
+        fix: "make ref(env:GW_TOKEN) resolvable, or fix gateway.auth.token",
+        autoFix: false,
+      },
+      {
+        code: "auth.unresolved_ref",
+        severity: "error",
+        message: `auth.oauth.fake.clientSecret: ref(env:FAKE_SECRET) (secret provider "default") ${missing("FAKE_SECRET")}`,
+        path: sb.configPath,
+        provider: "fake",
+        fix: "make ref(env:FAKE_SECRET) resolvable, or fix auth.oauth.fake.clientSecret",
+        autoFix: false,
+      },
+    ]);
+    // The same sites secrets audit reports (one enumeration).
+    const audit = await sb.run(["secrets", "audit", "--json"]);
+    const unresolved = JSON.parse(audit.stdout).findings.filter((f: any) => f.code === "REF_UNRESOLVED").map((f: any) => f.jsonPath);
+    expect(unresolved.sort()).toEqual(["auth.oauth.fake.clientSecret", "gateway.auth.token", "models.providers.openai.headers.X-Other"]);
+    // Resolvable refs: no finding (and the values never appear in the output — doctor() scans for them).
+    const ok = await doctor(sb, { env: { GW_TOKEN: S.gateway, NOPE: S.header, FAKE_SECRET: S.clientSecret } });
+    expect(ok.findings.filter((f) => f.code === "auth.unresolved_ref")).toEqual([]);
+    expect(ok.code).toBe(0);
   });
 
   test("auth.provider_missing: hint per 04 §8", async () => {

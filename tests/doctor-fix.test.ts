@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import path from "node:path";
 import { startFakeOAuth } from "./fake-oauth.ts";
+import { freePort } from "./gateway-helpers.ts";
 import { JARVIS, backdateTree, cleanupSandboxes, expectNoSecrets, fake, json, sandbox, snapshotTree, writeScript, type RunResult, type Sandbox } from "./helpers.ts";
 import { DAY, H, fakeSecret, runRO } from "./status-helpers.ts";
 
@@ -259,8 +260,43 @@ describe("OAuth refresh repair", () => {
       expect(r.code).toBe(1);
       expect(byCode(r.findings, "auth.expired_refreshable")[0].fixed).toBeUndefined();
       expect(byCode(r.findings, "auth.relogin_required")[0]).toMatchObject({ severity: "error", profileId: "openai-codex:me" });
+      // The rejection was written to the store (needsRelogin), so a backup was taken and the finding names it.
+      const backups = backupsOf(sb.storePath);
+      expect(backups).toHaveLength(1);
+      expect(byCode(r.findings, "auth.expired_refreshable")[0].backup).toBe(backups[0]);
     } finally {
       oauth.stop();
+    }
+  });
+
+  test("a refresh that cannot run (no OAuth provider configured) stays a finding; no backup, and a repeat --fix writes nothing", async () => {
+    const sb = home();
+    sb.writeStore({ version: 1, profiles: { "openai-codex:me": { type: "oauth", provider: "openai-codex", access: S.access, refresh: S.refresh, expires: 1_000_000_000_000 } } });
+    backdateTree(sb.home);
+    const before = snapshotTree(sb.home);
+    for (let i = 0; i < 2; i++) {
+      const r = await fix(sb);
+      expect(snapshotTree(sb.home)).toEqual(before);
+      const f = byCode(r.findings, "auth.expired_refreshable")[0];
+      expect(f).toMatchObject({ severity: "warn", profileId: "openai-codex:me", autoFix: true });
+      expect([f.fixed, f.backup]).toEqual([undefined, undefined]);
+      expect(r.doc.fixApplied).toBe(false);
+    }
+  });
+
+  test("a refresh that fails without changing the store (token endpoint unreachable) leaves no backup behind", async () => {
+    const sb = home();
+    const tokenUrl = `http://127.0.0.1:${await freePort()}/token`;
+    sb.writeConfig({ auth: { oauth: { "openai-codex": { clientId: "client-test", authorizeUrl: tokenUrl, tokenUrl } } } });
+    sb.writeStore({ version: 1, profiles: { "openai-codex:me": { type: "oauth", provider: "openai-codex", access: S.access, refresh: S.refresh, expires: Date.now() - H } } });
+    const bytes = fs.readFileSync(sb.storePath, "utf8");
+    const names = fs.readdirSync(sb.agentDir).sort();
+    for (let i = 0; i < 2; i++) {
+      const r = await fix(sb);
+      const f = byCode(r.findings, "auth.expired_refreshable")[0];
+      expect([f.fixed, f.backup]).toEqual([undefined, undefined]);
+      expect(fs.readFileSync(sb.storePath, "utf8")).toBe(bytes);
+      expect(fs.readdirSync(sb.agentDir).sort()).toEqual(names);
     }
   });
 });

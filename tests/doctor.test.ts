@@ -120,20 +120,28 @@ describe("running checks and reporting", () => {
 
   const f = (code: string, severity: Finding["severity"], extra: Partial<Finding> = {}): Finding => ({ code, severity, message: code, autoFix: false, ...extra });
 
-  test("mergePasses: repaired → fixed (with backup), gone → fixed, failed repair → kept, new in pass 2 → added", () => {
-    const first = [f("a.x", "warn", { autoFix: true, path: "/p" }), f("b.y", "info"), f("c.z", "warn", { autoFix: true, profileId: "i" }), f("d.w", "error")];
+  test("mergePasses: repaired → fixed (with backup), gone → fixed, failed repair → kept (with the backup it took), new in pass 2 → added", () => {
+    const first = [
+      f("a.x", "warn", { autoFix: true, path: "/p" }),
+      f("b.y", "info"),
+      f("c.z", "warn", { autoFix: true, profileId: "i" }),
+      f("d.w", "error"),
+      f("f.u", "warn", { autoFix: true, profileId: "j" }),
+    ];
     const second = [f("d.w", "error"), f("e.v", "error", { profileId: "i" })];
     const keyA = ["a.x", "/p", "", "", ""].join("\0");
     const keyC = ["c.z", "", "i", "", ""].join("\0");
-    const merged = mergePasses(first, second, new Map([[keyA, "/p.bak-1"]]), new Set([keyC]));
+    const keyF = ["f.u", "", "j", "", ""].join("\0");
+    const merged = mergePasses(first, second, new Map([[keyA, "/p.bak-1"]]), new Map([[keyC, undefined], [keyF, "/s.bak-1"]]));
     expect(merged.map((x) => [x.code, x.fixed ?? false, x.backup ?? null])).toEqual([
       ["d.w", false, null],
       ["e.v", false, null],
       ["a.x", true, "/p.bak-1"],
       ["c.z", false, null],
+      ["f.u", false, "/s.bak-1"],
       ["b.y", true, null],
     ]);
-    expect(summarize(merged)).toEqual({ error: 2, warn: 1, info: 0, fixed: 2 });
+    expect(summarize(merged)).toEqual({ error: 2, warn: 2, info: 0, fixed: 2 });
   });
 
   test("text: FIXED label and backup line under --fix; plural forms", () => {

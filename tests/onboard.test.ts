@@ -198,7 +198,25 @@ describe("custom endpoint", () => {
     const sb = sandbox();
     const r = await onboard(sb, "custom-api-key", ["--custom-base-url", "http://127.0.0.1:8080/v1", "--custom-model-id", "qwen3", "--set-default", "--json"]);
     expect(r.code).toBe(0);
-    expect(json(r)).toMatchObject({ ok: true, provider: "custom-127-0-0-1", defaultModel: "custom-127-0-0-1/qwen3", verified: true });
+    // 09 §2.3 allows only "profile" | "env" for `stored`: nothing is stored, so `stored` is the --store in effect (default
+    // profile) without profileId/envFile, and `credential` names the synthetic loopback key (02 §4.2).
+    expect(json(r)).toEqual({
+      ok: true,
+      authChoice: "custom-api-key",
+      provider: "custom-127-0-0-1",
+      stored: "profile",
+      credential: "custom-local",
+      secretInputMode: "plaintext",
+      defaultModel: "custom-127-0-0-1/qwen3",
+      verified: true,
+    });
+    const sbEnv = sandbox();
+    const viaEnv = await onboard(sbEnv, "custom-api-key", ["--custom-base-url", "http://127.0.0.1:9/v1", "--custom-model-id", "m1", "--store", "env", "--json"]);
+    expect(viaEnv.code).toBe(0);
+    expect(json(viaEnv)).toEqual({ ok: true, authChoice: "custom-api-key", provider: "custom-127-0-0-1", stored: "env", credential: "custom-local", secretInputMode: "plaintext", verified: true });
+    expect(fs.existsSync(path.join(sbEnv.state, ".env"))).toBe(false);
+    const text = await onboard(sbEnv, "custom-api-key", ["--custom-base-url", "http://127.0.0.1:9/v1", "--custom-model-id", "m1", "--store", "env"]);
+    expect(text.stdout).toBe("Configured custom-127-0-0-1 (http://127.0.0.1:9/v1) without an API key (loopback); verified.\n");
     expect(config(sb)).toEqual({
       models: { providers: { "custom-127-0-0-1": { baseUrl: "http://127.0.0.1:8080/v1", api: "openai-completions", models: [{ id: "qwen3" }] } } },
       agents: { defaults: { model: { primary: "custom-127-0-0-1/qwen3" } } },
