@@ -1,26 +1,19 @@
 // `jarvis gateway` directives and sessions end to end (spec 07 §3, §4, D17): `/model` picker, selection,
 // `<ref>@<profileId>` pins (ids and model ids containing `@`), `/model status`, `/new`, `/reset`, per-request pins,
 // and what the pins do to the next chat request (checked in the fake provider's request log and sessions.json).
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { cleanupSandboxes, sandbox, type Sandbox } from "./helpers.ts";
-import { startFakeProvider, type FakeProvider } from "./fake-provider.ts";
-import { configFor, credsSeen, keys, readJson, sessionsFile, sseData, startGateway, stopGateways, storeWith, type Gateway } from "./gateway-helpers.ts";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { sandbox, type Sandbox } from "./helpers.ts";
+import type { FakeProvider } from "./fake-provider.ts";
+import { configFor, credsSeen, keys, readJson, sessionsFile, sseData, startGateway, stopGateways, storeWith, type Gateway, useGatewayFixtures } from "./gateway-helpers.ts";
 import type { JarvisConfig } from "../lib/config.ts";
 import { answerDirective, resolveModelArg } from "../lib/directives.ts";
 import { modelChain } from "../lib/models.ts";
 import type { AuthStore } from "../lib/store.ts";
 
+const fixtures = useGatewayFixtures();
 let fake: FakeProvider;
 beforeAll(() => {
-  fake = startFakeProvider();
-});
-afterEach(async () => {
-  await stopGateways();
-});
-afterAll(async () => {
-  await stopGateways();
-  fake.stop();
-  cleanupSandboxes();
+  fake = fixtures.fake;
 });
 
 const RATE_LIMITED = { status: 429, body: { type: "error", error: { type: "rate_limit_error", message: "Rate limited" } } };

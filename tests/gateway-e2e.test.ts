@@ -2,22 +2,15 @@
 // its env) in front of a loopback fake provider, driven with plain HTTP. Every test checks the fake's request log
 // (exactly which credential went upstream), the store's usageStats where outcomes are recorded, and that no fixture
 // secret shows up in a response or on the gateway's stderr.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { cleanupSandboxes, runJarvis, sandbox, type Sandbox } from "./helpers.ts";
-import { startFakeProvider, type FakeProvider } from "./fake-provider.ts";
-import { configFor, credsSeen, eventually, keys, readJson, sessionsFile, sseData, startGateway, stopGateways, storeWith, type Gateway } from "./gateway-helpers.ts";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { runJarvis, sandbox, type Sandbox } from "./helpers.ts";
+import type { FakeProvider } from "./fake-provider.ts";
+import { configFor, credsSeen, eventually, keys, readJson, sessionsFile, sseData, startGateway, stopGateways, storeWith, type Gateway, useGatewayFixtures } from "./gateway-helpers.ts";
 
+const fixtures = useGatewayFixtures();
 let fake: FakeProvider;
 beforeAll(() => {
-  fake = startFakeProvider();
-});
-afterEach(async () => {
-  await stopGateways();
-});
-afterAll(async () => {
-  await stopGateways();
-  fake.stop();
-  cleanupSandboxes();
+  fake = fixtures.fake;
 });
 
 const RATE_LIMITED = { status: 429, body: { type: "error", error: { type: "rate_limit_error", message: "Rate limited" } } };

@@ -6,8 +6,9 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import type { FakeProvider } from "./fake-provider.ts";
-import { expectNoSecrets, JARVIS, type Sandbox } from "./helpers.ts";
+import { afterAll, afterEach, beforeAll } from "bun:test";
+import { startFakeProvider, type FakeProvider } from "./fake-provider.ts";
+import { cleanupSandboxes, expectNoSecrets, JARVIS, type Sandbox } from "./helpers.ts";
 
 /** Distinct fixture credentials (obviously fake, shaped like the real thing). */
 export const keys = {
@@ -251,4 +252,25 @@ export async function eventually<T>(check: () => T, timeoutMs = 3000): Promise<T
       await Bun.sleep(25);
     }
   }
+}
+
+/**
+ * The lifecycle every gateway test file shares: one fake provider for the file, every gateway stopped after each
+ * test, fake and sandboxes cleaned up at the end. Call at the top level of a test file.
+ * @returns the file's fake provider (started in beforeAll, so read it inside tests)
+ */
+export function useGatewayFixtures(): { readonly fake: FakeProvider } {
+  const box = { fake: undefined as unknown as FakeProvider };
+  beforeAll(() => {
+    box.fake = startFakeProvider();
+  });
+  afterEach(async () => {
+    await stopGateways();
+  });
+  afterAll(async () => {
+    await stopGateways();
+    box.fake.stop();
+    cleanupSandboxes();
+  });
+  return box;
 }

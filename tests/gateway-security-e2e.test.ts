@@ -1,23 +1,16 @@
 // `jarvis gateway` start-up rules, client auth, request limits and shutdown end to end (spec 07 §1, §2): refusals
 // with their exact messages and exit codes, 401/400/404/405/413 answers, the gateway still serving afterwards,
 // SIGTERM letting an in-flight request finish, and no secret in any response or log line.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { cleanupSandboxes, expectNoSecrets, sandbox, type Sandbox } from "./helpers.ts";
-import { startFakeProvider, type FakeProvider } from "./fake-provider.ts";
-import { ALL_SECRETS, configFor, credsSeen, freePort, keys, spawnJarvis, startGateway, stopGateways, storeWith } from "./gateway-helpers.ts";
+import { expectNoSecrets, sandbox, type Sandbox } from "./helpers.ts";
+import type { FakeProvider } from "./fake-provider.ts";
+import { ALL_SECRETS, configFor, credsSeen, freePort, keys, spawnJarvis, startGateway, stopGateways, storeWith, useGatewayFixtures } from "./gateway-helpers.ts";
 
+const fixtures = useGatewayFixtures();
 let fake: FakeProvider;
 beforeAll(() => {
-  fake = startFakeProvider();
-});
-afterEach(async () => {
-  await stopGateways();
-});
-afterAll(async () => {
-  await stopGateways();
-  fake.stop();
-  cleanupSandboxes();
+  fake = fixtures.fake;
 });
 
 const MAX_BODY = 10_485_760;
