@@ -3,7 +3,7 @@
  */
 import { cac, type CAC } from "cac";
 import pkg from "./package.json" with { type: "json" };
-import { attachOptionValues, danglingValueOption, joinCommandWords, optionNames, rawOption, rawOptionValues, unknownOption } from "./lib/cli.ts";
+import { attachOptionValues, beforeDoubleDash, danglingValueOption, joinCommandWords, optionNames, rawOption, rawOptionValues, unknownOption } from "./lib/cli.ts";
 import { EXIT, JarvisError, UsageError } from "./lib/errors.ts";
 import { isLogLevel, log, printJson, setLogLevel } from "./lib/log.ts";
 import { redact } from "./lib/mask.ts";
@@ -112,8 +112,8 @@ cli
   .command("models auth remove <profileId>", "Remove an auth profile from the store and config")
   .option("--yes", "Do not ask for confirmation")
   .option("--agent <id>", "Agent id")
-  .action(async (_id: string, o: { yes?: boolean }) => {
-    exitCode = await runAuthRemove(String(_id), { yes: o.yes }, contextInput());
+  .action(async (id: string, o: { yes?: boolean }) => {
+    exitCode = await runAuthRemove(String(id), { yes: o.yes }, contextInput());
   });
 
 cli
@@ -284,7 +284,7 @@ cli
 cli.command("help [...command]", "Show help for a command").action((words: string[]) => {
   const name = words.join(" ");
   const cmd = cli.commands.find((c) => c.name === name);
-  if (name && !cmd) throw new JarvisError("usage", `Unknown command "${name}". Run jarvis --help.`, EXIT.usage);
+  if (name && !cmd) throw new UsageError(`Unknown command "${name}". Run jarvis --help.`);
   (cmd ?? cli.globalCommand).outputHelp();
 });
 
@@ -297,23 +297,17 @@ function versionLine(): string {
 }
 
 function wantsJson(): boolean {
-  const before = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
+  const before = beforeDoubleDash(args);
   return before.includes("--json") || before.includes("--status-json");
 }
 
 async function main(): Promise<number> {
-  const valueOptions = new Set<string>();
-  for (const c of [cli.globalCommand, ...cli.commands]) {
-    for (const o of c.options) {
-      if (o.isBoolean) continue;
-      for (const n of o.rawName.replace(/[<[].*$/, "").split(",")) valueOptions.add(n.trim().replace(/^-+/, ""));
-    }
-  }
+  const valueOptions = optionNames([cli.globalCommand, ...cli.commands].map((c) => ({ options: c.options.filter((o) => !o.isBoolean) })));
   args = attachOptionValues(args, valueOptions);
-  const before = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
+  const before = beforeDoubleDash(args);
   const level = rawOption(args, "log-level");
   if (level !== undefined) {
-    if (!isLogLevel(level)) throw new JarvisError("usage", `Invalid --log-level "${level}" (use silent, error, warn, info or debug).`, EXIT.usage);
+    if (!isLogLevel(level)) throw new UsageError(`Invalid --log-level "${level}" (use silent, error, warn, info or debug).`);
     setLogLevel(level);
   }
   const isHelp = before.includes("--help") || before.includes("-h");
@@ -337,7 +331,7 @@ async function main(): Promise<number> {
       cli.outputHelp();
       return EXIT.ok;
     }
-    throw new JarvisError("usage", `Unknown command "${first}". Run jarvis --help.`, EXIT.usage);
+    throw new UsageError(`Unknown command "${first}". Run jarvis --help.`);
   }
   await cli.runMatchedCommand();
   return exitCode;

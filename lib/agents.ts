@@ -23,7 +23,7 @@ export function normalizeAgentId(raw: string): string {
 }
 
 /** Default agent: first `agents.list[]` entry with `default: true`, else the first entry, else `main`. */
-export function defaultAgentId(config: JarvisConfig): string {
+function defaultAgentId(config: JarvisConfig): string {
   const list = config.agents?.list ?? [];
   const chosen = list.find((a) => a.default === true) ?? list[0];
   return chosen ? normalizeAgentId(chosen.id) : "main";

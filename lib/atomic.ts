@@ -133,7 +133,7 @@ const WRITE_ERRORS = new Set(["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "E
  * A file-system failure while locking or writing becomes a `write_failed` error naming the file and the cause
  * (exit 1), instead of an unexpected failure. Other errors pass through unchanged.
  */
-export function asWriteError(e: unknown, targetPath: string): unknown {
+function asWriteError(e: unknown, targetPath: string): unknown {
   const code = errnoCode(e);
   if (e instanceof JarvisError || code === undefined || !WRITE_ERRORS.has(code)) return e;
   const file = typeof (e as { path?: unknown }).path === "string" ? (e as { path: string }).path : targetPath;

@@ -7,7 +7,8 @@ import path from "node:path";
 import { knownAgentIds, selectAgent } from "./agents.ts";
 import { loadContext, type ContextInput } from "./context.ts";
 import { envRecord } from "./env.ts";
-import { JarvisError } from "./errors.ts";
+import { readIfExists } from "./atomic.ts";
+import { errnoCode, JarvisError } from "./errors.ts";
 import { log, printJson, printLine } from "./log.ts";
 import { resolveOrder } from "./order.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
@@ -57,9 +58,12 @@ export async function runSecretsAudit(flags: { check?: boolean; json?: boolean; 
   const envPath = path.join(ctx.paths.stateDir, ".env");
   let dotenv: SecretsAuditInput["dotenv"] = null;
   try {
-    dotenv = { path: envPath, text: fs.readFileSync(envPath, "utf8") };
-  } catch {
-    // no .env: nothing to scan
+    const text = readIfExists(envPath);
+    if (text !== null) dotenv = { path: envPath, text };
+  } catch (e) {
+    // A .env that exists but cannot be read is a file that could not be scanned (06 §5: exit 1), not a clean one.
+    scanFailed = true;
+    log.error(`cannot read ${envPath} (${errnoCode(e) ?? String(e)})`);
   }
   const current = stores.find((s) => s.path === ctx.agent.storePath);
   const eligible = new Set<string>();

@@ -2,7 +2,7 @@
  * `models auth add` (spec 05 §3): an interactive helper that asks for a provider, a method, a profile id and, for
  * tokens, an expiry, then runs exactly the flow of the matching command (paste-token, setup-token, login, import).
  */
-import { runPasteToken, runSetupToken } from "./auth-cmd.ts";
+import { PROVIDER_ID, runPasteToken, runSetupToken } from "./auth-cmd.ts";
 import { loadContext, type ContextInput } from "./context.ts";
 import { parseDuration } from "./duration.ts";
 import { JarvisError, UsageError } from "./errors.ts";
@@ -16,7 +16,7 @@ import { isValidProfileId } from "./store.ts";
 const CUSTOM = "custom (type an id)";
 
 /** Methods offered for a provider (05 §3). */
-export function methodsFor(provider: string, oauthProviders: readonly string[]): string[] {
+function methodsFor(provider: string, oauthProviders: readonly string[]): string[] {
   const m = ["API key (paste)", "token (paste)"];
   if (provider === "anthropic") m.push("setup-token", "import from Claude Code");
   if (oauthProviders.includes(provider)) m.push("OAuth login");
@@ -36,7 +36,7 @@ export async function runAuthAdd(input: ContextInput): Promise<number> {
   let provider = await promptSelect("Provider", [...providers, CUSTOM]);
   if (provider === CUSTOM) {
     provider = normalizeProviderId(await promptText("Provider id"));
-    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(provider)) throw new UsageError(`Invalid provider id "${provider}".`);
+    if (!PROVIDER_ID.test(provider)) throw new UsageError(`Invalid provider id "${provider}".`);
   }
   const method = await promptSelect("Method", methodsFor(provider, oauth));
   if (method === "import from Claude Code") return runImport({ from: "claude-code" }, input);

@@ -3,6 +3,7 @@
  * paste-token, setup-token, add, list, remove, order get|set|clear. Thin handlers: validate flags first, then read
  * input, then write through store-write.ts / config-edit.ts, then print.
  */
+import { hasText } from "./_utils.ts";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,7 +11,7 @@ import { loadContext, type Context, type ContextInput } from "./context.ts";
 import { configOrderFor, editConfig, removeConfigProfile, upsertConfigProfile } from "./config-edit.ts";
 import { activeWindow } from "./cooldown.ts";
 import { expiryText, isoTime, parseDuration, short } from "./duration.ts";
-import { profileEligibility } from "./eligibility.ts";
+import { profileEligibility, profileRef } from "./eligibility.ts";
 import { JarvisError, UsageError } from "./errors.ts";
 import { log, printJson, printLine } from "./log.ts";
 import { registerSecret } from "./mask.ts";
@@ -18,14 +19,14 @@ import { normalizeSecret } from "./normalize.ts";
 import { resolveOrder } from "./order.ts";
 import { confirm, isInteractive, promptSecret, readStdin } from "./prompt.ts";
 import { catalogEntry, findProviderKey, normalizeAuthProviderId, normalizeProviderId } from "./providers.ts";
-import { profileRef } from "./eligibility.ts";
 import { refDisplay } from "./secret-ref.ts";
-import { profileHealth } from "./status.ts";
-import { cleanIds, clearOrder, mutateStore, removeProfile, setOrder, upsertProfile, type Credential } from "./store-write.ts";
+import { DEFAULT_WARN_WITHIN_MS, profileHealth } from "./status.ts";
+import { assertNotLegacyFlat, cleanIds, clearOrder, mutateStore, removeProfile, setOrder, upsertProfile, type Credential } from "./store-write.ts";
 import { isValidProfileId, loadStore, type AuthStore, type CredentialType } from "./store.ts";
 import { own, toDict } from "./dict.ts";
 
-const PROVIDER_FLAG = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** A provider id a command may name (05 §1), after normalisation. */
+export const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /**
  * Validate `--provider` (05 §1): required, non-blank, normalised, `^[a-z0-9][a-z0-9._-]{0,63}$`.
@@ -34,7 +35,7 @@ const PROVIDER_FLAG = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export function providerFlag(raw: string | undefined): string {
   if (raw === undefined || raw.trim() === "") throw new UsageError("Missing --provider.");
   const p = normalizeProviderId(raw);
-  if (!PROVIDER_FLAG.test(p)) throw new UsageError(`Invalid --provider "${raw}" (use a-z, 0-9, ".", "_", "-"; at most 64 characters).`);
+  if (!PROVIDER_ID.test(p)) throw new UsageError(`Invalid --provider "${raw}" (use a-z, 0-9, ".", "_", "-"; at most 64 characters).`);
   return p;
 }
 
@@ -50,9 +51,7 @@ export function profileIdFlag(raw: string | undefined, fallback: string): string
 /** Load the store and refuse to go on (before any prompt) when it cannot be written. */
 function writableStore(ctx: Context): AuthStore {
   const store = loadStore(ctx.agent.storePath);
-  if (store.status === "legacy_flat") {
-    throw new JarvisError("store_legacy_flat", "auth-profiles.json uses the legacy flat layout; run jarvis doctor --fix to migrate it (a backup is kept)");
-  }
+  assertNotLegacyFlat(store);
   return store;
 }
 
@@ -246,13 +245,13 @@ export interface ListedProfile {
  * Rows of `auth list`, sorted by provider, then resolved order, then remaining ids (05 §4).
  * Refs are not resolved (list is read-only and offline); a ref-shaped value that is invalid shows `unresolved`.
  */
-export function listProfiles(ctx: Context, store: AuthStore, now: number, providerFilter?: string): ListedProfile[] {
+function listProfiles(ctx: Context, store: AuthStore, now: number, providerFilter?: string): ListedProfile[] {
   // Invalid entries are listed too (TYPE `?`): with their provider when the raw entry names one, among the
   // "remaining profiles by id" of that provider.
   const invalidRows = new Map<string, ListedProfile>();
   for (const inv of store.invalid) {
     const rawEntry = own(store.doc?.profiles as Record<string, any> | undefined, inv.profileId);
-    const prov = rawEntry && typeof rawEntry.provider === "string" && rawEntry.provider.trim() ? normalizeAuthProviderId(rawEntry.provider) : "?";
+    const prov = rawEntry && hasText(rawEntry.provider) ? normalizeAuthProviderId(rawEntry.provider) : "?";
     invalidRows.set(inv.profileId, { profileId: inv.profileId, provider: prov, type: "?", credential: "missing", status: "missing", invalid: { reason: inv.reason, detail: inv.detail } });
   }
   const byProvider = new Map<string, string[]>();
@@ -272,14 +271,14 @@ export function listProfiles(ctx: Context, store: AuthStore, now: number, provid
 
 function listedRow(ctx: Context, store: AuthStore, id: string, prov: string, now: number): ListedProfile {
   const p = store.profiles[id]!;
-  const h = profileHealth(id, p, { store, refs: new Map(), secretDefaults: ctx.secretDefaults, now, warnWithinMs: 86_400_000, config: ctx.config });
+  const h = profileHealth(id, p, { store, refs: new Map(), secretDefaults: ctx.secretDefaults, now, warnWithinMs: DEFAULT_WARN_WITHIN_MS, config: ctx.config });
   const ref = profileRef(p, ctx.secretDefaults);
   const inline = p.type === "api_key" ? p.key : p.type === "token" ? p.token : p.access ?? p.refresh;
   const row = {
     profileId: id,
     provider: prov,
     type: p.type,
-    credential: ref ? "ref" : typeof inline === "string" && inline.trim() ? "inline" : "missing",
+    credential: ref ? "ref" : hasText(inline) ? "inline" : "missing",
   } as ListedProfile;
   if (ref && "ref" in ref) row.ref = ref.ref;
   const email = ctx.config.auth?.profiles?.[id]?.email ?? p.email;
@@ -293,7 +292,7 @@ function listedRow(ctx: Context, store: AuthStore, id: string, prov: string, now
   return row;
 }
 
-function stateText(r: ListedProfile, now: number): string {
+function stateText(r: ListedProfile): string {
   if (r.invalid) return `invalid:${r.invalid.reason}`;
   if (r.unusable) return r.unusable.kind === "cooldown" ? `cooldown ${r.unusable.reason} ${short(r.unusable.remainingMs)}` : `disabled:${r.unusable.reason} ${short(r.unusable.remainingMs)}`;
   if (r.status === "expired" && r.type === "oauth" && r.reasonCode === "expired") return "expired";
@@ -301,14 +300,14 @@ function stateText(r: ListedProfile, now: number): string {
 }
 
 /** Render `auth list` rows as the aligned table of 05 §4. */
-export function renderProfileTable(rows: ListedProfile[], now: number, refreshable: Set<string>): string[] {
+function renderProfileTable(rows: ListedProfile[], now: number, refreshable: Set<string>): string[] {
   const table = rows.map((r) => [
     r.profileId,
     r.provider,
     r.type,
     r.credential === "ref" && r.ref ? refDisplay(r.ref as never) : r.credential,
     r.expiresAt !== undefined ? expiryText(r.expiresAt, now).replace(/^expires in /, "in ") : "-",
-    stateText(r, now) + (refreshable.has(r.profileId) ? " (refreshable)" : ""),
+    stateText(r) + (refreshable.has(r.profileId) ? " (refreshable)" : ""),
   ]);
   const head = ["PROFILE", "PROVIDER", "TYPE", "CREDENTIAL", "EXPIRES", "STATE"];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
@@ -334,7 +333,7 @@ export async function runAuthList(flags: { provider?: string; json?: boolean }, 
   }
   const refreshable = new Set<string>();
   for (const [id, p] of Object.entries(store.profiles)) {
-    const h = profileHealth(id, p, { store, refs: new Map(), secretDefaults: ctx.secretDefaults, now, warnWithinMs: 86_400_000, config: ctx.config });
+    const h = profileHealth(id, p, { store, refs: new Map(), secretDefaults: ctx.secretDefaults, now, warnWithinMs: DEFAULT_WARN_WITHIN_MS, config: ctx.config });
     if (h.refreshable) refreshable.add(id);
   }
   for (const line of renderProfileTable(rows, now, refreshable)) printLine(line);

@@ -4,10 +4,9 @@
  * rotation, config credential), attempts through the adapters, failover by classified reason (07 §6 table), the
  * attempt guard, and the aggregated error when everything failed.
  */
-import type { ChatRequest, Completion, StreamEvent, AdapterTarget, AttemptCredential } from "./adapters.ts";
-import { buildProviderRequest, SseParser, streamEvents } from "./adapters.ts";
-import { classifyFailure, extractStructuredError, type Classified } from "./classify.ts";
-import { cooldownSettings, isInCooldown, neverCoolsDown, nextStatsAfterFailure, unusableUntil, RECORDABLE_REASONS } from "./cooldown.ts";
+import { buildProviderRequest, SseParser, streamEvents, type AdapterTarget, type AttemptCredential, type ChatRequest, type Completion, type StreamEvent } from "./adapters.ts";
+import { classifyFailure, classifyHttpFailure, type Classified } from "./classify.ts";
+import { cooldownSettings, isInCooldown, isRecordableReason, neverCoolsDown, nextStatsAfterFailure, unusableUntil } from "./cooldown.ts";
 import { isoTime, short } from "./duration.ts";
 import { profileEligibility } from "./eligibility.ts";
 import { postStream } from "./http.ts";
@@ -33,8 +32,8 @@ import type { AuthStore } from "./store.ts";
 import { own } from "./dict.ts";
 import { clientError } from "./openai-format.ts";
 
-export const FIRST_BYTE_TIMEOUT_MS = 120_000;
-export const STREAM_IDLE_TIMEOUT_MS = 120_000;
+const FIRST_BYTE_TIMEOUT_MS = 120_000;
+const STREAM_IDLE_TIMEOUT_MS = 120_000;
 
 export interface ChatInput {
   rt: RuntimeContext;
@@ -87,7 +86,7 @@ interface Candidate {
  * Split a request `model` value into model ref and per-request pin (07 §2; the same split and checks as `/model`,
  * 07 §4.1). `""`, `default` and `jarvis` mean the default model.
  */
-export function requestModelRef(raw: string | undefined, input: Pick<ChatInput, "rt" | "chain" | "store">): { ref?: ModelRef; pin?: string; error?: { code: string; message: string } } {
+function requestModelRef(raw: string | undefined, input: Pick<ChatInput, "rt" | "chain" | "store">): { ref?: ModelRef; pin?: string; error?: { code: string; message: string } } {
   if (raw === undefined || raw === "" || raw === "default" || raw === "jarvis") return {};
   const m = resolveModelArg(raw, { config: input.rt.config, chain: input.chain, store: input.store });
   if (!m.ok) return { error: { code: m.code, message: m.message.replace(/ Send \/model to list configured models\.$/, "") } };
@@ -185,11 +184,7 @@ async function attemptStream(
   if (!res.ok) return { ok: false, result: { ok: false, failure: classifyFailure({ transport: res.transport, text: res.message }), latencyMs: latencyMs() } };
   if (res.status < 200 || res.status >= 300) {
     const text = await new Response(res.body).text().catch(() => "");
-    const structured = extractStructuredError(text);
-    return {
-      ok: false,
-      result: { ok: false, failure: classifyFailure({ status: res.status, structured, text: structured?.message ?? text.slice(0, 2000) }), httpStatus: res.status, latencyMs: latencyMs() },
-    };
+    return { ok: false, result: { ok: false, failure: classifyHttpFailure(res.status, text), httpStatus: res.status, latencyMs: latencyMs() } };
   }
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
@@ -262,8 +257,6 @@ interface LoopState {
 }
 
 type Verdict = "next-credential" | "next-model" | "stop";
-
-const isRecordable = (reason: string) => (RECORDABLE_REASONS as readonly string[]).includes(reason);
 
 /** The client status, code and message when every candidate failed (07 §5 step 8, §6 table). */
 function failureOutcome(st: LoopState, input: ChatInput, single: boolean): ChatOutcome {
@@ -367,7 +360,7 @@ export async function runChat(input: ChatInput): Promise<ChatOutcome> {
         const finish = async (failure?: Classified) => {
           if (!profileId) return;
           if (!failure) await recorder.success(profileId, P, input.now());
-          else if (isRecordable(failure.reason)) await recorder.failure(profileId, P, failure.reason, c.ref.model, input.now());
+          else if (isRecordableReason(failure.reason)) await recorder.failure(profileId, P, failure.reason, c.ref.model, input.now());
         };
         return { ok: true, modelRef: c.refText, credential: label, attempts: st.attempts, stream: r.stream, finish, autoPin: autoPinFor(profileId) };
       }
@@ -378,7 +371,7 @@ export async function runChat(input: ChatInput): Promise<ChatOutcome> {
       const f = r.failure;
       here = { reason: f.reason, message: f.message };
       if (f.reason !== "rate_limit" && f.reason !== "overloaded") st.rateLike = false;
-      if (profileId && isRecordable(f.reason)) {
+      if (profileId && isRecordableReason(f.reason)) {
         const now = input.now();
         // The window this failure opens (or keeps), for the aggregated message and Retry-After.
         if (!neverCoolsDown(P)) noteWindow(unusableUntil(nextStatsAfterFailure(own(store.usageStats, profileId), f.reason, P, now, cooldownSettings(rt.config), c.ref.model)));

@@ -44,7 +44,7 @@ export interface Classified {
 }
 
 /** Appended wherever the Claude-Code-only error is shown (07 §8). */
-export const CLAUDE_CODE_ONLY_HINT =
+const CLAUDE_CODE_ONLY_HINT =
   "This Anthropic credential (a Claude subscription setup-token/OAuth token) is only authorized for Claude Code. Use an Anthropic API key instead: set ANTHROPIC_API_KEY in ~/.jarvis/.env, or run jarvis models auth paste-token --provider anthropic and paste an sk-ant-api… key.";
 
 const TRANSPORT = new Set(["TIMEOUT", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "SOCKET_CLOSED", "ConnectionRefused", "ConnectionClosed"]);
@@ -135,6 +135,15 @@ function reasonFor(input: FailureInput, text: string): FailureReason {
   if (MODEL_TEXT.test(text)) return "model_not_found";
   if (FORMAT_TEXT.test(text)) return "format";
   return "unknown";
+}
+
+/**
+ * Classify a non-2xx HTTP response from its status and body text: the structured error of the body (07 §6) and its
+ * message, else the first 2000 characters of the body.
+ */
+export function classifyHttpFailure(status: number, bodyText: string): Classified {
+  const structured = extractStructuredError(bodyText);
+  return classifyFailure({ status, structured, text: structured?.message ?? bodyText.slice(0, 2000) });
 }
 
 /**

@@ -60,6 +60,12 @@ export function rawOptionValues(args: readonly string[], names: readonly string[
   return out;
 }
 
+/** The arguments before the first `--` (everything after it is positional, never an option). */
+export function beforeDoubleDash(args: readonly string[]): readonly string[] {
+  const end = args.indexOf("--");
+  return end < 0 ? args : args.slice(0, end);
+}
+
 /** The last raw value of an option, or undefined when absent. */
 export function rawOption(args: readonly string[], ...names: string[]): string | undefined {
   const v = rawOptionValues(args, names);
@@ -93,8 +99,8 @@ export function attachOptionValues(args: readonly string[], valueOptions: Readon
  * @returns its name (without dashes), or undefined
  */
 export function danglingValueOption(args: readonly string[], valueOptions: ReadonlySet<string>): string | undefined {
-  const end = args.includes("--") ? args.indexOf("--") : args.length;
-  const last = args[end - 1];
+  const before = beforeDoubleDash(args);
+  const last = before[before.length - 1];
   if (last === undefined || !last.startsWith("-") || last.includes("=")) return undefined;
   const name = last.replace(/^-+/, "");
   return valueOptions.has(name) ? name : undefined;

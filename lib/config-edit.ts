@@ -3,7 +3,6 @@
  * under `jarvis.json.lock`, writes canonical JSON atomically (0600), and first backs up a file whose bytes are not
  * already in canonical form (comments and JSON5 syntax are not preserved).
  */
-import fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import JSON5 from "json5";
 import { atomicWriteFile, serializeJson, updateJsonFile } from "./atomic.ts";
@@ -98,14 +97,9 @@ export function setDefaultModel(doc: Doc, ref: string): boolean {
   return true;
 }
 
-/** Does the config have an explicit `auth.order` for provider `p` (normalised)? */
+/** The explicit `auth.order` list of the raw config for provider P (keys compared normalised, 02 §3), or undefined. */
 export function configOrderFor(doc: Doc, providerId: string): string[] | undefined {
   const order = doc.auth?.order;
   const key = findProviderKey(order, providerId);
   return key !== undefined && Array.isArray(order[key]) ? order[key] : undefined;
-}
-
-/** True when the file exists (for "created" vs "updated" wording). */
-export function configExists(configPath: string): boolean {
-  return fs.existsSync(configPath);
 }

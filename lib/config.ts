@@ -8,6 +8,7 @@ import { Type, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { JarvisError, errnoCode } from "./errors.ts";
 import { validateSecretsConfig } from "./secrets.ts";
+import { unescapePointerSegment } from "./secret-ref.ts";
 import { dict, toDict } from "./dict.ts";
 
 /** The parts of the config jarvis reads. Everything else is kept but untyped. */
@@ -185,7 +186,7 @@ export function pointerToDotPath(pointer: string): string {
   return pointer
     .split("/")
     .slice(1)
-    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map(unescapePointerSegment)
     .join(".");
 }
 

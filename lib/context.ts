@@ -11,6 +11,7 @@ import { displayPath, resolvePaths, type EnvSnapshot, type ResolvedPaths } from 
 import { splitKeyList } from "./env-keys.ts";
 import { isCredentialEnvName, isKeyListEnvName } from "./providers.ts";
 import type { SecretRefDefaults } from "./secret-ref.ts";
+import { readSecretDefaults } from "./secrets.ts";
 
 export interface Context {
   paths: ResolvedPaths;
@@ -29,13 +30,6 @@ export interface ContextInput {
   cwd: string;
   profileFlag?: string;
   agentFlag?: string;
-}
-
-/** `secrets.defaults` of the raw config. */
-export function secretDefaultsOf(config: { secrets?: unknown }): SecretRefDefaults {
-  const d = (config.secrets as { defaults?: Record<string, unknown> } | undefined)?.defaults;
-  const pick = (k: string) => (d && typeof d[k] === "string" ? (d[k] as string) : undefined);
-  return { env: pick("env"), file: pick("file"), exec: pick("exec") };
 }
 
 /**
@@ -73,7 +67,7 @@ export function loadContext(input: ContextInput): Context {
   const loaded = loadConfig(paths.configPath);
   const show = (p: string) => displayPath(p, paths.home);
   const env = loadProcessEnv(input, paths, loaded.exists ? loaded.raw.env : undefined);
-  const secretDefaults = secretDefaultsOf(loaded.raw);
+  const secretDefaults = readSecretDefaults(loaded.raw);
   const config = substituteConfig(
     loaded.raw,
     (name) => env.vars.get(name)?.value,

@@ -3,6 +3,7 @@
  * transitions behind `markFailure` / `markSuccess` (03 §5).
  */
 import type { JarvisConfig } from "./config.ts";
+import { isoTime } from "./duration.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
 import type { UsageStats } from "./store.ts";
 
@@ -18,7 +19,8 @@ export interface CooldownSettings {
 const H = 3_600_000;
 const MIN = 60_000;
 
-const positive = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : d);
+const isPositive = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
+const positive = (v: unknown, d: number) => (isPositive(v) ? v : d);
 
 /**
  * Settings from config `auth.cooldowns`; values that are not finite > 0 fall back to the defaults (01 §3.1).
@@ -35,7 +37,7 @@ export function cooldownSettings(config: JarvisConfig): CooldownSettings {
       const id = normalizeAuthProviderId(p);
       if (seen.has(id)) continue;
       seen.add(id);
-      if (typeof v === "number" && Number.isFinite(v) && v > 0) byProvider[id] = v;
+      if (isPositive(v)) byProvider[id] = v;
     }
   }
   return {
@@ -50,7 +52,7 @@ export function cooldownSettings(config: JarvisConfig): CooldownSettings {
 
 /** Transient cooldown for the n-th consecutive error: 1 m, 5 m, 25 m, then 60 m (ms). */
 export function cooldownMs(n: number): number {
-  return Math.min(3_600_000, 60_000 * 5 ** (Math.min(Math.max(1, n), 4) - 1));
+  return Math.min(H, MIN * 5 ** (Math.min(Math.max(1, n), 4) - 1));
 }
 
 /**
@@ -66,9 +68,8 @@ export function disableMs(c: number, reason: "billing" | "auth_permanent", provi
 
 /** Latest end of the cooldown/disable windows (finite values > 0), or undefined. Ended windows are included. */
 export function unusableUntil(s: UsageStats | undefined): number | undefined {
-  const ok = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
-  const a = ok(s?.cooldownUntil) ? s!.cooldownUntil! : undefined;
-  const b = ok(s?.disabledUntil) ? s!.disabledUntil! : undefined;
+  const a = isPositive(s?.cooldownUntil) ? s!.cooldownUntil! : undefined;
+  const b = isPositive(s?.disabledUntil) ? s!.disabledUntil! : undefined;
   return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
@@ -102,7 +103,13 @@ export function activeWindow(
   return undefined;
 }
 
-export const RECORDABLE_REASONS = ["auth", "auth_permanent", "billing", "rate_limit", "overloaded", "unknown"] as const;
+/** Failure reasons that are recorded on a profile (03 §7); timeouts, format errors and the like never are. */
+const RECORDABLE_REASONS: readonly string[] = ["auth", "auth_permanent", "billing", "rate_limit", "overloaded", "unknown"];
+
+/** True when a failure with this classified reason is recorded on the profile (03 §7 `markFailure` step 1). */
+export function isRecordableReason(reason: string): boolean {
+  return RECORDABLE_REASONS.includes(reason);
+}
 
 /**
  * Next usageStats after a failure (03 §7 `markFailure` steps 2–5), pure. The caller handles step 1 (profile gone,
@@ -165,5 +172,5 @@ export function nextStatsAfterSuccess(prev: UsageStats | undefined, now: number)
  */
 export function failureLogLine(profileId: string, reason: string, stats: UsageStats): string {
   const until = Math.max(stats.cooldownUntil ?? 0, stats.disabledUntil ?? 0);
-  return `auth profile ${profileId}: ${reason} → cooldown until ${new Date(until).toISOString().replace(/\.\d{3}Z$/, "Z")} (error #${stats.errorCount})`;
+  return `auth profile ${profileId}: ${reason} → cooldown until ${isoTime(until)} (error #${stats.errorCount})`;
 }

@@ -72,7 +72,7 @@ export function pickerEntries(config: JarvisConfig, chain: ModelChain): PickerEn
 }
 
 /** Render the numbered picker (07 §4.2). */
-export function renderPicker(entries: PickerEntry[], current: string): string {
+function renderPicker(entries: PickerEntry[], current: string): string {
   const lines = [`Models (current: ${current})`];
   entries.forEach((e, i) => {
     const tags = [e.isDefault ? "default" : undefined, e.alias].filter(Boolean);
@@ -110,7 +110,7 @@ function knownProvider(p: string, config: JarvisConfig): boolean {
  * Split `<ref>@<profileId>` (07 §4.1).
  * @returns the model ref and optional profile id, or an error reply
  */
-export function splitPin(arg: string, ctx: Pick<DirectiveContext, "config" | "chain" | "store">): { ref?: ModelRef; profileId?: string; error?: string } {
+function splitPin(arg: string, ctx: Pick<DirectiveContext, "config" | "chain" | "store">): { ref?: ModelRef; profileId?: string; error?: string } {
   const { config, chain, store } = ctx;
   if (isAlias(arg, config) || !arg.includes("@")) return { ref: resolveModelRef(arg, config, chain) };
   let otherProvider: { id: string; other: string; p: string } | undefined;
@@ -179,7 +179,7 @@ export function resolveModelArg(arg: string, ctx: Pick<DirectiveContext, "config
 /**
  * Apply a `/model <arg>` (or a picker selection) to the session (07 §3–§4).
  */
-export function setModel(arg: string, ctx: DirectiveContext): DirectiveOutcome {
+function setModel(arg: string, ctx: DirectiveContext): DirectiveOutcome {
   const m = resolveModelArg(arg, ctx);
   if (!m.ok) return { reply: m.message };
   const { ref, refText } = m;

@@ -9,7 +9,7 @@ import { envCredentialList } from "./env-keys.ts";
 import { authChoiceForEnvVar } from "./onboard.ts";
 import { resolveOrder } from "./order.ts";
 import { refDisplay, refKey, type SecretRef } from "./secret-ref.ts";
-import { computeStatus, missingAuthHint, type StatusReport } from "./status.ts";
+import { computeStatus, DEFAULT_WARN_WITHIN_MS, missingAuthHint, type StatusReport } from "./status.ts";
 import { configCredential } from "./config-credential.ts";
 import type { DoctorData, Finding } from "./doctor.ts";
 import { configSecretRefSites } from "./secrets-audit.ts";
@@ -17,7 +17,7 @@ import { configSecretRefSites } from "./secrets-audit.ts";
 // --- auth health (through the status model, one resolver) ----------------------------------------------------------
 
 /** The `models status` report for the doctor data (24 h warn window, refs as resolved by the edge). */
-export function statusFor(d: DoctorData): StatusReport {
+function statusFor(d: DoctorData): StatusReport {
   return computeStatus({
     configPath: d.config.path,
     agentId: d.agent.agentId,
@@ -30,7 +30,7 @@ export function statusFor(d: DoctorData): StatusReport {
     legacyFiles: [],
     extraWarnings: [],
     now: d.now,
-    warnWithinMs: 86_400_000,
+    warnWithinMs: DEFAULT_WARN_WITHIN_MS,
     check: false,
     showPath: d.show,
   });
@@ -94,7 +94,7 @@ export function checkAuth(d: DoctorData, report: StatusReport = statusFor(d)): F
  * and `headers.<name>`, `gateway.auth.token`, `auth.oauth.<id>.clientSecret` — enumerated exactly as `secrets audit`
  * does; a skipped exec ref (`--skip-exec`) is not a finding. Names the config path, the ref, its alias and the cause.
  */
-export function checkConfigRefs(d: DoctorData): Finding[] {
+function checkConfigRefs(d: DoctorData): Finding[] {
   const out: Finding[] = [];
   for (const site of configSecretRefSites(d.config.exists ? d.config.raw : null, d.config.path, d.secretDefaults)) {
     const who = { path: d.config.path, ...(site.provider ? { provider: site.provider } : {}) };

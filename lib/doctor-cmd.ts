@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { knownAgentIds, selectAgent } from "./agents.ts";
 import { parseConfigText, substituteConfig, validateConfig, type JarvisConfig } from "./config.ts";
-import { loadProcessEnv, secretDefaultsOf, type ContextInput } from "./context.ts";
+import { loadProcessEnv, type ContextInput } from "./context.ts";
 import {
   Backups,
   fileStamp,
@@ -32,18 +32,17 @@ import {
   type FoundFile,
 } from "./doctor.ts";
 import { applyEnvSource, configEnvVars, envRecord, parseDotenv, type EnvEntry } from "./env.ts";
-import { errnoCode, JarvisError } from "./errors.ts";
+import { errnoCode, EXIT, JarvisError } from "./errors.ts";
 import { lockTimingFromEnv, parseLockContent } from "./lock.ts";
 import { log, printJson, printLine } from "./log.ts";
-import { registerSecret } from "./mask.ts";
-import { normalizeAuthProviderId } from "./providers.ts";
-import { validateSecretsConfig, resolveSecretRefs } from "./secrets.ts";
+import { readSecretDefaults, resolveSecretRefs, validateSecretsConfig } from "./secrets.ts";
 import { configSecretRefSites } from "./secrets-audit.ts";
 import { refKey } from "./secret-ref.ts";
 import { displayPath, resolvePaths, type ResolvedPaths } from "./paths.ts";
 import { refsToResolve } from "./status.ts";
-import { configCredential } from "./config-credential.ts";
-import { emptyStore, loadStore, storeSecretValues, type AuthStore } from "./store.ts";
+import { emptyStore, loadStore, type AuthStore } from "./store.ts";
+import { registerLoadedSecrets } from "./status-cmd.ts";
+import { currentUid } from "./secret-paths.ts";
 import { toDict } from "./dict.ts";
 
 export interface DoctorFlags {
@@ -100,7 +99,8 @@ function readConfig(configPath: string): { data: DoctorData["config"]; usable: D
     data.parseError = e instanceof Error ? e.message : String(e);
     return { data, usable: {} };
   }
-  data.invalid = [...validateConfig(data.raw), ...validateSecretsConfig(data.raw.secrets)];
+  // validateConfig stops at 5 lines and includes the `secrets` block's problems; doctor lists every one of those, once.
+  data.invalid = [...new Set([...validateConfig(data.raw), ...validateSecretsConfig(data.raw.secrets)])];
   // The other checks run on what is left once the wrongly typed keys are removed (in memory only).
   const usable = toDict(data.raw);
   for (let i = 0; i < 50; i++) {
@@ -175,13 +175,13 @@ function readStore(storePath: string): { store: AuthStore; error?: DoctorData["s
  * fills `process.env` with lower env sources (exec providers see them).
  * @throws UsageError for a bad `--profile` / `--agent` (exit 64)
  */
-export async function loadDoctorData(input: ContextInput, paths: ResolvedPaths, skipExec: boolean, now: number): Promise<DoctorData> {
+async function loadDoctorData(input: ContextInput, paths: ResolvedPaths, skipExec: boolean, now: number): Promise<DoctorData> {
   const show = (p: string) => displayPath(p, paths.home);
   const stateEnvPath = path.join(paths.stateDir, ".env");
   const stateEnvDisplay = show(stateEnvPath);
   const { data: config, usable } = readConfig(paths.configPath);
   const env = loadProcessEnv(input, paths, config.exists ? config.raw.env : undefined);
-  const secretDefaults = secretDefaultsOf(usable);
+  const secretDefaults = readSecretDefaults(usable);
   const { cfg, missing } = substituteTolerant(usable, (n) => env.vars.get(n)?.value, secretDefaults.env ?? "default");
   config.missingVars = missing;
   const agent = selectAgent(cfg, { agentFlag: input.agentFlag, env: input.processEnv, stateDir: paths.stateDir, home: paths.home });
@@ -199,12 +199,7 @@ export async function loadDoctorData(input: ContextInput, paths: ResolvedPaths, 
     config: cfg,
     allowExec: !skipExec,
   });
-  for (const v of storeSecretValues(store)) registerSecret(v);
-  for (const r of refs.values()) if (r.ok) registerSecret(r.value);
-  for (const key of Object.keys(cfg.models?.providers ?? {})) {
-    const c = configCredential(normalizeAuthProviderId(key), cfg, env.vars, secretDefaults);
-    if (c?.kind === "plaintext") registerSecret(c.value);
-  }
+  registerLoadedSecrets(store, cfg, env.vars, secretDefaults, refs.values());
 
   // What a daemon started from any directory with an empty environment sees (10 §5).
   const daemonVars = new Map<string, EnvEntry>();
@@ -229,7 +224,7 @@ export async function loadDoctorData(input: ContextInput, paths: ResolvedPaths, 
   }
   return {
     now,
-    uid: typeof process.getuid === "function" ? process.getuid() : undefined,
+    uid: currentUid(),
     show,
     home: paths.home,
     stateDir: paths.stateDir,
@@ -344,7 +339,7 @@ export async function runDoctor(flags: DoctorFlags, input: ContextInput): Promis
       const data = await loadDoctorData(input, paths, skipExec, now);
       return { data, findings: sortFindings(runChecks(data)) };
     } catch (e) {
-      if (e instanceof JarvisError && e.exitCode === 64) throw e;
+      if (e instanceof JarvisError && e.exitCode === EXIT.usage) throw e;
       return { findings: [{ code: "doctor.check_failed", severity: "error", message: `check "load" failed: ${e instanceof Error ? e.message : String(e)}`, autoFix: false }] };
     }
   };

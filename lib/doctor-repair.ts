@@ -5,24 +5,26 @@
  */
 import fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
+import { isPlainObject } from "./_utils.ts";
 import { atomicWriteFile, readIfExists, updateJsonFile } from "./atomic.ts";
+import { withFileLock } from "./lock.ts";
 import { editConfig } from "./config-edit.ts";
+import { isoTime } from "./duration.ts";
 import { errnoCode } from "./errors.ts";
 import { oauthSettings, refreshProfile, type RefreshContext } from "./oauth.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
 import { coerceSecretRef } from "./secret-ref.ts";
-import { loadStore, parseStoreText } from "./store.ts";
+import { loadStore, parseStoreText, TYPE_ALIASES } from "./store.ts";
 import { readStoreForWrite } from "./store-write.ts";
-import { own } from "./dict.ts";
+import { dict, own } from "./dict.ts";
 
 type Doc = Record<string, any>;
 
-const isObject = (v: unknown): v is Doc => typeof v === "object" && v !== null && !Array.isArray(v);
-const TYPE_ALIASES: Record<string, string> = { apiKey: "api_key", "api-key": "api_key", apikey: "api_key" };
+const isObject = (v: unknown): v is Doc => isPlainObject(v);
 
 /** `YYYYMMDDTHHMMSSZ` (UTC) for backup and `.migrated-` names. */
 export function fileStamp(now: number): string {
-  return new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return isoTime(now).replace(/[-:]/g, "");
 }
 
 /** What canonicalising one entry changed (field-level, in the order applied). */
@@ -37,7 +39,7 @@ export interface EntryChanges {
 
 /** Rename `from` to `to` in place of its key position (so the file keeps its field order). */
 function renameKey(entry: Doc, from: string, to: string): Doc {
-  const out: Doc = {};
+  const out: Doc = dict();
   for (const [k, v] of Object.entries(entry)) out[k === from ? to : k] = v;
   return out;
 }
@@ -99,8 +101,9 @@ export interface StorePlan {
 /** Raw profile entries of a store document: `profiles` of v1, or the legacy flat mapping of 03 §2. */
 export function rawProfiles(doc: Doc, legacyFlat: boolean): { entries: Doc; idMap: Record<string, string> } {
   if (!legacyFlat) return { entries: isObject(doc.profiles) ? doc.profiles : {}, idMap: {} };
-  const entries: Doc = {};
-  const idMap: Record<string, string> = {};
+  // Null-prototype maps: profile ids such as `__proto__` are valid (03 §1) and must not become the prototype.
+  const entries: Doc = dict();
+  const idMap = dict<string>();
   const explicit = new Set(Object.keys(doc).filter((k) => k.includes(":")));
   for (const [k, v] of Object.entries(doc)) {
     if (k.includes(":")) {
@@ -123,21 +126,21 @@ export function rawProfiles(doc: Doc, legacyFlat: boolean): { entries: Doc; idMa
  */
 export function planStoreRepair(doc: Doc, legacyFlat: boolean): StorePlan {
   const { entries, idMap } = rawProfiles(doc, legacyFlat);
-  const profiles: Doc = {};
-  const changes: Record<string, EntryChanges> = {};
+  const profiles: Doc = dict();
+  const changes = dict<EntryChanges>();
   for (const [id, entry] of Object.entries(entries)) {
     const r = canonicalEntry(entry);
     profiles[id] = r.entry;
     if (entryChanged(r.changes)) changes[id] = r.changes;
   }
-  const orderRemoved: Record<string, string[]> = {};
+  const orderRemoved = dict<string[]>();
   let next: Doc;
   if (legacyFlat) next = { version: 1, profiles };
   else {
     next = { ...doc };
     if (isObject(doc.profiles)) next.profiles = profiles;
     if (isObject(doc.order)) {
-      const order: Doc = {};
+      const order: Doc = dict();
       for (const [p, list] of Object.entries(doc.order)) {
         if (!Array.isArray(list)) {
           order[p] = list;
@@ -299,41 +302,54 @@ export class Backups {
 }
 
 /**
+ * Put a backup back in place of `file` after a failed verification: an atomic write like every other (03 §4). The
+ * caller holds the file's lock.
+ */
+function restoreBackup(file: string, backup: string): void {
+  atomicWriteFile(file, fs.readFileSync(backup, "utf8"));
+}
+
+/**
  * Migrate the store in place (09 §1.2): lock → re-read → plan → backup → atomic write → re-read and compare every
- * original field; on any difference the backup is restored and the result is `doctor.migration_failed`.
+ * original field; on any difference the backup is restored and the result is `doctor.migration_failed`. The lock is
+ * held from the re-read to the restore, so another writer's change is never judged, or overwritten, as ours.
  */
 export async function repairStore(storePath: string, backups: Backups): Promise<RepairOutcome> {
   const had = backups.of(storePath) !== undefined;
   try {
-    const r = await updateJsonFile(storePath, {
-      label: "auth store",
-      read: (text) => {
-        if (text === null) return null;
-        const store = parseStoreText(text, storePath);
-        return { text, doc: JSON.parse(text) as Doc, legacyFlat: store.status === "legacy_flat" };
-      },
-      mutate: (cur) => {
-        if (!cur) return { doc: undefined, result: undefined };
-        const plan = planStoreRepair(cur.doc, cur.legacyFlat);
-        if (!plan.next) return { doc: undefined, result: undefined };
-        const backup = backups.take(storePath, cur.text);
-        return { doc: plan.next, result: { before: cur.doc, plan, backup } };
-      },
-    });
-    if (!r.result || !r.wrote) {
-      if (!had) backups.discard(storePath);
-      return { ok: true };
-    }
-    const { before, plan, backup } = r.result;
-    const diff = storeDifference(before, plan, JSON.parse(fs.readFileSync(storePath, "utf8")) as Doc);
-    if (diff) {
-      fs.copyFileSync(backup, storePath);
-      return { ok: false, error: `migration of ${storePath} failed verification (${diff}); the backup was restored`, backup };
-    }
-    return { ok: true, backup };
+    return await withFileLock(storePath, () => migrateAndVerify(storePath, backups, had), { label: "auth store" });
   } catch (e) {
     return failedAfter(e, backups, storePath, had);
   }
+}
+
+async function migrateAndVerify(storePath: string, backups: Backups, had: boolean): Promise<RepairOutcome> {
+  const r = await updateJsonFile(storePath, {
+    label: "auth store",
+    read: (text) => {
+      if (text === null) return null;
+      const store = parseStoreText(text, storePath);
+      return { text, doc: JSON.parse(text) as Doc, legacyFlat: store.status === "legacy_flat" };
+    },
+    mutate: (cur) => {
+      if (!cur) return { doc: undefined, result: undefined };
+      const plan = planStoreRepair(cur.doc, cur.legacyFlat);
+      if (!plan.next) return { doc: undefined, result: undefined };
+      const backup = backups.take(storePath, cur.text);
+      return { doc: plan.next, result: { before: cur.doc, plan, backup } };
+    },
+  });
+  if (!r.result || !r.wrote) {
+    if (!had) backups.discard(storePath);
+    return { ok: true };
+  }
+  const { before, plan, backup } = r.result;
+  const diff = storeDifference(before, plan, JSON.parse(fs.readFileSync(storePath, "utf8")) as Doc);
+  if (diff) {
+    restoreBackup(storePath, backup);
+    return { ok: false, error: `migration of ${storePath} failed verification (${diff}); the backup was restored`, backup };
+  }
+  return { ok: true, backup };
 }
 
 /**
@@ -379,39 +395,52 @@ export async function importLegacyFile(
   }
   const had = backups.of(storePath) !== undefined;
   try {
-    const r = await updateJsonFile(storePath, {
-      label: "auth store",
-      read: (text) => ({ text, ...readStoreForWrite(text, storePath) }),
-      mutate: (cur) => {
-        const doc: Doc = cur.doc ?? { version: 1, profiles: {} };
-        if (!isObject(doc.profiles)) doc.profiles = {};
-        const plan = planLegacyImport(source, kind, new Set(Object.keys(doc.profiles)));
-        const imports = plan.filter((i) => i.entry);
-        if (imports.length === 0) return { doc: undefined, result: [] as LegacyImport[] };
-        if (cur.text !== null) backups.take(storePath, cur.text);
-        for (const i of imports) doc.profiles[i.profileId] = i.entry;
-        return { doc, result: imports };
-      },
-    });
-    if (!r.wrote && !had) backups.discard(storePath);
-    if (r.wrote) {
-      const after = JSON.parse(fs.readFileSync(storePath, "utf8")) as Doc;
-      for (const i of r.result) {
-        const original = (source as Doc)[i.source];
-        const d = entryDifference(i.profileId, i.entry, after.profiles?.[i.profileId], undefined) ??
-          (isObject(original) ? legacySourceDifference(i, original, after.profiles?.[i.profileId]) : undefined);
-        if (d) {
-          const backup = backups.of(storePath);
-          if (backup) fs.copyFileSync(backup, storePath);
-          return { ok: false, error: `import of ${file} failed verification (${d})${backup ? "; the backup was restored" : ""}`, backup };
-        }
-      }
-    }
-    fs.renameSync(file, `${file}.migrated-${stamp}`);
-    return { ok: true, backup: backups.of(storePath) };
+    return await withFileLock(storePath, () => importAndVerify(file, source, kind, storePath, backups, had, stamp), { label: "auth store" });
   } catch (e) {
     return failedAfter(e, backups, storePath, had);
   }
+}
+
+/** The locked part of `importLegacyFile`: write, verify (restoring the backup on a difference), rename the source. */
+async function importAndVerify(
+  file: string,
+  source: unknown,
+  kind: "auth_json" | "oauth_json",
+  storePath: string,
+  backups: Backups,
+  had: boolean,
+  stamp: string,
+): Promise<RepairOutcome> {
+  const r = await updateJsonFile(storePath, {
+    label: "auth store",
+    read: (text) => ({ text, ...readStoreForWrite(text, storePath) }),
+    mutate: (cur) => {
+      const doc: Doc = cur.doc ?? { version: 1, profiles: {} };
+      if (!isObject(doc.profiles)) doc.profiles = {};
+      const plan = planLegacyImport(source, kind, new Set(Object.keys(doc.profiles)));
+      const imports = plan.filter((i) => i.entry);
+      if (imports.length === 0) return { doc: undefined, result: [] as LegacyImport[] };
+      if (cur.text !== null) backups.take(storePath, cur.text);
+      for (const i of imports) doc.profiles[i.profileId] = i.entry;
+      return { doc, result: imports };
+    },
+  });
+  if (!r.wrote && !had) backups.discard(storePath);
+  if (r.wrote) {
+    const after = JSON.parse(fs.readFileSync(storePath, "utf8")) as Doc;
+    for (const i of r.result) {
+      const original = (source as Doc)[i.source];
+      const d = entryDifference(i.profileId, i.entry, after.profiles?.[i.profileId], undefined) ??
+        (isObject(original) ? legacySourceDifference(i, original, after.profiles?.[i.profileId]) : undefined);
+      if (d) {
+        const backup = backups.of(storePath);
+        if (backup) restoreBackup(storePath, backup);
+        return { ok: false, error: `import of ${file} failed verification (${d})${backup ? "; the backup was restored" : ""}`, backup };
+      }
+    }
+  }
+  fs.renameSync(file, `${file}.migrated-${stamp}`);
+  return { ok: true, backup: backups.of(storePath) };
 }
 
 /** Every field of a legacy source entry must survive the import under its canonical name. */
@@ -428,7 +457,7 @@ export interface ConfigRepair {
 }
 
 /** Apply a ConfigRepair to the raw config document. @returns whether it changed */
-export function applyConfigRepair(doc: Doc, r: ConfigRepair): boolean {
+function applyConfigRepair(doc: Doc, r: ConfigRepair): boolean {
   let changed = false;
   const order = doc.auth?.order;
   for (const [p, ids] of Object.entries(r.orderRemove)) {

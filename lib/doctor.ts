@@ -7,10 +7,12 @@ import path from "node:path";
 import type { AgentSelection } from "./agents.ts";
 import type { JarvisConfig } from "./config.ts";
 import { isoTime } from "./duration.ts";
-import { profileRef } from "./eligibility.ts";
+import { expiryState, profileRef } from "./eligibility.ts";
 import type { EffectiveEnv, EnvEntry } from "./env.ts";
-import { isLoopback } from "./gateway.ts";
+import { isLoopback } from "./_utils.ts";
+import { bindHost } from "./gateway.ts";
 import { isLockStale } from "./lock.ts";
+import { modeOctal } from "./secret-paths.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
 import type { SecretRefDefaults } from "./secret-ref.ts";
 import type { RefResolution } from "./status.ts";
@@ -103,12 +105,13 @@ export interface DoctorData {
   legacy: Array<{ kind: "auth_json" | "oauth_json"; path: string; doc?: unknown; error?: string }>;
 }
 
-const octal = (mode: number) => "0" + (mode & 0o777).toString(8).padStart(3, "0");
+/** `0755` style, as `chmod` takes it. */
+const octal = (mode: number) => "0" + modeOctal(mode);
 
 // --- filesystem ----------------------------------------------------------------------------------------------------
 
 /** `state.missing`, `fs.state_dir.perms`, `fs.agent_dir.perms`, `fs.shared_storage`. */
-export function checkDirs(d: DoctorData): Finding[] {
+function checkDirs(d: DoctorData): Finding[] {
   const out: Finding[] = [];
   const { state, agentDir } = d.files;
   if (!state.exists) {
@@ -140,7 +143,7 @@ export function checkDirs(d: DoctorData): Finding[] {
 }
 
 /** `fs.store.perms`, `fs.config.perms`, `fs.dotenv.perms`, `fs.owner`, unreadable files (`fs.unreadable`). */
-export function checkFiles(d: DoctorData): Finding[] {
+function checkFiles(d: DoctorData): Finding[] {
   const out: Finding[] = [];
   const perm = (code: string, f: FileInfo, severity: Severity, what: string) =>
     out.push({
@@ -184,7 +187,7 @@ export function checkFiles(d: DoctorData): Finding[] {
 }
 
 /** `agents.shared_dir`: two known agents resolve to the same agent dir. */
-export function checkAgents(d: DoctorData): Finding[] {
+function checkAgents(d: DoctorData): Finding[] {
   const byDir = new Map<string, string[]>();
   for (const a of d.agentDirs) byDir.set(path.resolve(a.agentDir), [...(byDir.get(path.resolve(a.agentDir)) ?? []), a.agentId]);
   const out: Finding[] = [];
@@ -203,7 +206,7 @@ export function checkAgents(d: DoctorData): Finding[] {
 }
 
 /** `lock.stale` (03 §4 stale rule) and `tmp.leftover` (older than 60 000 ms). */
-export function checkLeftovers(d: DoctorData): Finding[] {
+function checkLeftovers(d: DoctorData): Finding[] {
   const out: Finding[] = [];
   for (const l of d.locks) {
     const info = { pid: l.pid, createdAt: l.createdAt, mtimeMs: l.mtimeMs };
@@ -237,7 +240,7 @@ export function checkLeftovers(d: DoctorData): Finding[] {
 // --- config --------------------------------------------------------------------------------------------------------
 
 /** `config.parse_error`, `config.invalid`, `config.missing_var`, `gateway.no_token`. */
-export function checkConfig(d: DoctorData): Finding[] {
+function checkConfig(d: DoctorData): Finding[] {
   const c = d.config;
   const out: Finding[] = [];
   if (c.unreadable) out.push({ code: "fs.unreadable", severity: "error", message: c.unreadable, path: c.path, fix: `check the permissions of ${d.show(c.path)}`, autoFix: false });
@@ -252,10 +255,11 @@ export function checkConfig(d: DoctorData): Finding[] {
   }
   const bind = typeof d.cfg.gateway?.bind === "string" ? d.cfg.gateway.bind.trim() : undefined;
   if (bind !== undefined) {
-    const host = bind === "loopback" ? "127.0.0.1" : bind === "lan" ? "0.0.0.0" : bind;
+    // A value the gateway would refuse is still judged by what it names (brackets dropped).
+    const host = bindHost(bind) ?? bind.replace(/^\[|\]$/g, "");
     const token = d.cfg.gateway?.auth?.token;
     const hasToken = d.env.vars.has("JARVIS_GATEWAY_TOKEN") || (token !== undefined && token !== null && token !== "");
-    if (!isLoopback(host.replace(/^\[|\]$/g, "")) && !hasToken) {
+    if (!isLoopback(host) && !hasToken) {
       out.push({
         code: "gateway.no_token",
         severity: "error",
@@ -278,7 +282,7 @@ function storeIds(d: DoctorData): Map<string, string | undefined> {
 }
 
 /** `config.order_dangling`, `config.profile_dangling`, `config.mode_mismatch`, `store.oauth_ref` (config mode oauth). */
-export function checkConfigProfiles(d: DoctorData): Finding[] {
+function checkConfigProfiles(d: DoctorData): Finding[] {
   if (d.storeError || d.config.parseError) return [];
   const out: Finding[] = [];
   const ids = storeIds(d);
@@ -348,7 +352,7 @@ export function checkConfigProfiles(d: DoctorData): Finding[] {
 // --- store ---------------------------------------------------------------------------------------------------------
 
 /** Store load errors, and every store finding of the repair plan (legacy flat, aliases, expiries, refs, order). */
-export function checkStore(d: DoctorData): Finding[] {
+function checkStore(d: DoctorData): Finding[] {
   const out: Finding[] = [];
   const storePath = d.store.path;
   if (d.storeError) {
@@ -400,7 +404,7 @@ export function checkStore(d: DoctorData): Finding[] {
     }
     if (p.type === "api_key" || plan.entries[id]?.expiresFrom !== undefined) continue;
     const e = p.expires;
-    const invalid = e === undefined ? p.type === "oauth" : typeof e !== "number" || !Number.isFinite(e) || e <= 0 || e > 8.64e15 || e < 1e11;
+    const invalid = e === undefined ? p.type === "oauth" : expiryState(e, d.now).state === "invalid_expires";
     if (!invalid) continue;
     const fix = p.type === "oauth" ? `jarvis models auth login --provider ${provider} --profile-id ${id}` : `jarvis models auth paste-token --provider ${provider} --profile-id ${id} --expires-in <dur>`;
     out.push({ code: "store.expires_invalid", severity: "error", message: `${id} has ${e === undefined ? "no expires" : `an invalid expires (${JSON.stringify(e)})`}; expected epoch milliseconds`, path: storePath, profileId: id, provider, fix, autoFix: false });
@@ -409,7 +413,7 @@ export function checkStore(d: DoctorData): Finding[] {
 }
 
 /** `legacy.auth_json`, `legacy.oauth_json`. */
-export function checkLegacy(d: DoctorData): Finding[] {
+function checkLegacy(d: DoctorData): Finding[] {
   return d.legacy.map((l) => {
     const code = l.kind === "auth_json" ? "legacy.auth_json" : "legacy.oauth_json";
     if (l.error) return { code, severity: "warn" as const, message: `${d.show(l.path)} exists but cannot be imported (${l.error})`, path: l.path, fix: `fix or remove ${d.show(l.path)}`, autoFix: false };
@@ -429,7 +433,7 @@ export function checkLegacy(d: DoctorData): Finding[] {
 // --- running -------------------------------------------------------------------------------------------------------
 
 /** The checks, in report order; each runs in isolation. */
-export const CHECKS: ReadonlyArray<{ name: string; run: (d: DoctorData) => Finding[] }> = [
+const CHECKS: ReadonlyArray<{ name: string; run: (d: DoctorData) => Finding[] }> = [
   { name: "dirs", run: checkDirs },
   { name: "files", run: checkFiles },
   { name: "agents", run: checkAgents },

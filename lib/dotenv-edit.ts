@@ -3,8 +3,7 @@
  * first assignment of the name is replaced, later ones are deleted, the value is quoted so that `dotenv.parse`
  * (02 §1) reads it back exactly. The file write is locked (`<file>.lock`) and atomic (mode 0600, 03 §4).
  */
-import fs from "node:fs";
-import { atomicWriteFile } from "./atomic.ts";
+import { atomicWriteFile, readIfExists } from "./atomic.ts";
 import { errnoCode, JarvisError } from "./errors.ts";
 import { withFileLock } from "./lock.ts";
 
@@ -114,10 +113,9 @@ export async function upsertDotenvFile(file: string, name: string, value: string
     async () => {
       let text: string | null;
       try {
-        text = fs.readFileSync(file, "utf8");
+        text = readIfExists(file);
       } catch (e) {
-        if (errnoCode(e) !== "ENOENT") throw new JarvisError("dotenv_unreadable", `cannot read ${file} (${errnoCode(e) ?? String(e)})`);
-        text = null;
+        throw new JarvisError("dotenv_unreadable", `cannot read ${file} (${errnoCode(e) ?? String(e)})`);
       }
       const r = upsertDotenvText(text, name, value);
       if (!r.changed) return false;

@@ -7,7 +7,7 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
 export type DurationUnit = keyof typeof UNIT_MS;
 
 /** Longest accepted duration: half the largest valid epoch-ms timestamp (8.64e15), about 137 000 years. */
-export const MAX_DURATION_MS = 4.32e15;
+const MAX_DURATION_MS = 4.32e15;
 
 const WHOLE = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;

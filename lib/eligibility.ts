@@ -2,6 +2,7 @@
  * Expiry state, credential eligibility and profile eligibility (spec 03 §6, D2, D7). One function for order
  * resolution, status, probes, the gateway and doctor.
  */
+import { hasText } from "./_utils.ts";
 import type { JarvisConfig } from "./config.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
 import { coerceSecretRef, type SecretRef, type SecretRefDefaults } from "./secret-ref.ts";
@@ -37,8 +38,6 @@ export type IneligibleReason =
 
 export type Eligibility = { eligible: true } | { eligible: false; reasonCode: IneligibleReason; hint?: string };
 
-const blank = (v: unknown) => typeof v !== "string" || v.trim() === "";
-
 /**
  * The SecretRef a profile's credential comes from (`keyRef` for api_key, `tokenRef` for token), when the ref field
  * is present. `valid` false means the field is there but not a usable ref (its `error` says why).
@@ -67,20 +66,20 @@ export function credentialEligibility(
   const ref = profileRef(profile, defaults);
   const hasRef = ref !== undefined && "ref" in ref;
   if (profile.type === "api_key") {
-    return !blank(profile.key) || hasRef ? { eligible: true } : { eligible: false, reasonCode: "missing_credential" };
+    return hasText(profile.key) || hasRef ? { eligible: true } : { eligible: false, reasonCode: "missing_credential" };
   }
   if (profile.type === "token") {
-    if (blank(profile.token) && !hasRef) return { eligible: false, reasonCode: "missing_credential" };
+    if (!hasText(profile.token) && !hasRef) return { eligible: false, reasonCode: "missing_credential" };
     const e = expiryState(profile.expires, now);
     if (e.state === "none" || e.state === "valid") return { eligible: true };
     return { eligible: false, reasonCode: e.state, hint: e.hint };
   }
-  if (blank(profile.access) && blank(profile.refresh)) return { eligible: false, reasonCode: "missing_credential" };
+  if (!hasText(profile.access) && !hasText(profile.refresh)) return { eligible: false, reasonCode: "missing_credential" };
   const e = expiryState(profile.expires, now);
   if (e.state === "valid") return { eligible: true };
   if (e.state === "none" || e.state === "invalid_expires") return { eligible: false, reasonCode: "invalid_expires", hint: e.hint };
   if (profile.external) return { eligible: true };
-  if (!blank(profile.refresh)) {
+  if (hasText(profile.refresh)) {
     return stats?.needsRelogin ? { eligible: false, reasonCode: "relogin_required" } : { eligible: true };
   }
   return { eligible: false, reasonCode: "expired" };

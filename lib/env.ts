@@ -3,13 +3,14 @@
  * A source only fills names that are still unset (empty / whitespace-only counts as unset). Credential names go
  * through the secret normaliser (value mode); a value it rejects counts as unset and is reported.
  */
+import { hasText } from "./_utils.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import dotenv from "dotenv";
 import { errnoCode } from "./errors.ts";
 import { normalizeSecret } from "./normalize.ts";
-import { catalogEnvVarNames, isCredentialEnvName, isKeyListEnvName, CATALOG, envBase } from "./providers.ts";
+import { catalogEnvVarNames, isCredentialEnvName, isKeyListEnvName } from "./providers.ts";
 import type { EnvSnapshot } from "./paths.ts";
 import { dict } from "./dict.ts";
 
@@ -80,7 +81,7 @@ export function configEnvVars(envBlock: unknown): Record<string, string> {
     const name = rawName.trim();
     // Object.hasOwn, not `in`: names like `toString` must not collide with Object.prototype.
     if (!NAME.test(name) || isDangerousEnvName(name) || Object.hasOwn(out, name)) return;
-    if (typeof value !== "string" || value.trim() === "" || value.includes("${")) return;
+    if (!hasText(value) || value.includes("${")) return;
     out[name] = value;
   };
   if (block.vars && typeof block.vars === "object") for (const [k, v] of Object.entries(block.vars)) take(k, v);
@@ -136,11 +137,6 @@ export function isTruthy(v: string | undefined): boolean {
   return v !== undefined && ["1", "true", "yes", "on"].includes(v.trim().toLowerCase());
 }
 
-const ROTATION_NAME = new RegExp(
-  `^(JARVIS_LIVE_(${[...new Set(CATALOG.filter((e) => !e.oauthOnly).map((e) => envBase(e.id)))].join("|")})_KEY|` +
-    `(${[...new Set(CATALOG.filter((e) => !e.oauthOnly).map((e) => envBase(e.id)))].join("|")})_API_KEY(S|_.+))$`,
-);
-
 /** Choose the login shell: `$SHELL` if an absolute path to an executable file, else `/bin/sh`, else `$PREFIX/bin/sh`. */
 function pickShell(env: EnvSnapshot): string {
   const candidates = [env.SHELL, "/bin/sh", env.PREFIX ? path.join(env.PREFIX, "bin", "sh") : undefined];
@@ -160,7 +156,7 @@ function pickShell(env: EnvSnapshot): string {
  * Run `<shell> -l -c 'env -0'` and return the variables it prints (02 §1.2).
  * @throws Error with a reason (timeout, output cap, exit code) — the caller turns it into a warning
  */
-export function readLoginShellEnv(env: EnvSnapshot, home: string, timeoutMs: number): Record<string, string> {
+function readLoginShellEnv(env: EnvSnapshot, home: string, timeoutMs: number): Record<string, string> {
   // The child gets the current env minus every dangerous name — PATH included: a login shell builds its own PATH
   // from its profile files, and an inherited one could point `env` at anything (02 §1.2).
   const childEnv: Record<string, string> = {};
@@ -227,7 +223,7 @@ export function loadEffectiveEnv(input: EnvLoadInput): EffectiveEnv {
       const shellVars = readLoginShellEnv(input.processEnv, input.home, timeoutMs);
       const wanted: Record<string, string> = {};
       for (const [k, v] of Object.entries(shellVars)) {
-        if ((expected.includes(k) || ROTATION_NAME.test(k)) && !vars.has(k)) wanted[k] = v;
+        if (isCredentialEnvName(k) && !vars.has(k)) wanted[k] = v;
       }
       shellEnvFallback.appliedKeys = applyEnvSource(vars, "shell", wanted, warnings, "login shell").sort();
     } catch (e) {

@@ -4,6 +4,7 @@
  * and re-reads the auth store when the CLI changes it.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { isLoopback } from "./_utils.ts";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -16,7 +17,7 @@ import { answerDirective, currentModel, parseDirective, pickerEntries, type Dire
 import { short } from "./duration.ts";
 import { envCredentialList } from "./env-keys.ts";
 import { envRecord, originLabel } from "./env.ts";
-import { JarvisError, UsageError } from "./errors.ts";
+import { errnoCode, JarvisError, UsageError } from "./errors.ts";
 import { log, logInfoLine } from "./log.ts";
 import { registerSecret } from "./mask.ts";
 import { completionBody, directiveResponse, errorBody, lastUserText, parseChatBody, streamResponse } from "./openai-format.ts";
@@ -28,12 +29,12 @@ import { coerceSecretRef, refDisplay, refKey } from "./secret-ref.ts";
 import { resolveSecretRefs } from "./secrets.ts";
 import { CoalescingRecorder } from "./usage-recorder.ts";
 import { SESSION_KEY, SessionReader, sessionsPath, updateSession, type Session } from "./sessions.ts";
-import { profileHealth } from "./status.ts";
+import { DEFAULT_WARN_WITHIN_MS, profileHealth } from "./status.ts";
 import { configCredential } from "./config-credential.ts";
 import { loadStore, type AuthStore } from "./store.ts";
 import { profileRef } from "./eligibility.ts";
 
-export const MAX_BODY_BYTES = 10_485_760;
+const MAX_BODY_BYTES = 10_485_760;
 
 export interface GatewayFlags {
   port?: string;
@@ -45,11 +46,6 @@ export interface GatewaySettings {
   port: number;
   host: string;
   token?: string;
-}
-
-/** Loopback = 127.0.0.0/8 and ::1 (07 §1). */
-export function isLoopback(host: string): boolean {
-  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === "::1" || host === "[::1]";
 }
 
 /** A variable of the effective env (process env and the .env files, 02 §1); blank counts as unset. */
@@ -66,8 +62,8 @@ function parsePort(raw: string): number | undefined {
   return n >= 1 && n <= 65535 ? n : undefined;
 }
 
-/** `loopback` → 127.0.0.1, `lan` → 0.0.0.0, an IP literal (brackets allowed) → itself; else undefined. */
-function bindHost(bind: string): string | undefined {
+/** `loopback` → 127.0.0.1, `lan` → 0.0.0.0, an IP literal (brackets allowed) → itself; else undefined (07 §1). */
+export function bindHost(bind: string): string | undefined {
   const host = bind === "loopback" ? "127.0.0.1" : bind === "lan" ? "0.0.0.0" : bind.replace(/^\[|\]$/g, "");
   return net.isIP(host) === 0 ? undefined : host;
 }
@@ -121,7 +117,7 @@ function gatewayHost(flags: GatewayFlags, ctx: Context): string {
  * @throws UsageError for a bad --port or --bind (64); JarvisError for a bad JARVIS_GATEWAY_PORT, gateway.port or
  *   gateway.bind (config_invalid, 01 §3) and for token problems (1)
  */
-export async function gatewaySettings(flags: GatewayFlags, ctx: Context): Promise<GatewaySettings> {
+async function gatewaySettings(flags: GatewayFlags, ctx: Context): Promise<GatewaySettings> {
   const port = gatewayPort(flags, ctx);
   const host = gatewayHost(flags, ctx);
   let token: string | undefined = flags.token;
@@ -152,7 +148,7 @@ export async function gatewaySettings(flags: GatewayFlags, ctx: Context): Promis
 }
 
 /** Constant-time token check on SHA-256 digests (no length leak, 07 §1). */
-export function tokenMatches(given: string | undefined, expected: string): boolean {
+function tokenMatches(given: string | undefined, expected: string): boolean {
   const a = createHash("sha256").update(given ?? "").digest();
   const b = createHash("sha256").update(expected).digest();
   return timingSafeEqual(a, b) && given !== undefined;
@@ -271,7 +267,7 @@ function modelStatusText(g: GatewayState, sessionKey: string, session: Session, 
     all.forEach((id, i) => {
       const prof = own(store.profiles, id)!;
       const w = activeWindow(own(store.usageStats, id), p, now);
-      const h = profileHealth(id, prof, { store, refs: new Map(), secretDefaults: g.ctx.secretDefaults, now, warnWithinMs: 86_400_000, config: g.ctx.config });
+      const h = profileHealth(id, prof, { store, refs: new Map(), secretDefaults: g.ctx.secretDefaults, now, warnWithinMs: DEFAULT_WARN_WITHIN_MS, config: g.ctx.config });
       let state = w ? (w.kind === "cooldown" ? `cooldown ${w.reason} ${short(w.until - now)}` : `disabled:${w.reason} ${short(w.until - now)}`) : h.status;
       if (resolved.excluded.includes(id)) state += " (excluded by auth order)";
       const ref = profileRef(prof, g.ctx.secretDefaults);
@@ -482,8 +478,7 @@ export async function runGateway(flags: GatewayFlags, input: ContextInput): Prom
     });
   } catch (e) {
     onSignal();
-    const code = (e as { code?: string }).code;
-    if (code === "EADDRINUSE" || /in use/i.test((e as Error).message)) {
+    if (errnoCode(e) === "EADDRINUSE" || /in use/i.test((e as Error).message)) {
       throw new JarvisError("port_in_use", `Port ${settings.port} on ${settings.host} is already in use.`);
     }
     throw e;

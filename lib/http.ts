@@ -27,14 +27,13 @@ function transportCode(e: unknown, timedOut: boolean): { transport: string; mess
  * One POST through ofetch with jarvis's timeout: resolves when the response headers arrived (the body is read by
  * `responseType`), or with the transport error (`TIMEOUT` when our timer fired).
  */
-async function post<T extends "text" | "stream">(req: ProviderRequest, timeoutMs: number, responseType: T, signal?: AbortSignal) {
+async function post<T extends "text" | "stream">(req: ProviderRequest, timeoutMs: number, responseType: T) {
   const ctl = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     ctl.abort();
   }, timeoutMs);
-  signal?.addEventListener("abort", () => ctl.abort(), { once: true });
   try {
     const res = await ofetch.raw(req.url, {
       method: "POST",
@@ -67,8 +66,8 @@ export async function postText(req: ProviderRequest, timeoutMs: number): Promise
  * POST a provider request and return the response stream once headers arrived (first-byte timeout `timeoutMs`).
  * The caller enforces the stream idle timeout and must cancel the body when it stops reading.
  */
-export async function postStream(req: ProviderRequest, timeoutMs: number, signal?: AbortSignal): Promise<HttpStreamOutcome> {
-  const r = await post(req, timeoutMs, "stream", signal);
+export async function postStream(req: ProviderRequest, timeoutMs: number): Promise<HttpStreamOutcome> {
+  const r = await post(req, timeoutMs, "stream");
   if (!r.ok) return r;
   return { ok: true, status: r.res.status, headers: r.res.headers, body: r.res._data as ReadableStream<Uint8Array> };
 }

@@ -290,8 +290,8 @@ function readLock(lockPath: string): { bytes: Buffer; info: LockInfo } | null {
 
 /**
  * Unlinks the lock only if it still holds `bytes`, so a lock re-taken by someone else since we judged it stale
- * survives. True when the path is free afterwards (removed by us or already gone); false otherwise, including when
- * unlink is refused, so the caller waits instead of spinning.
+ * survives. True when the caller should try again at once: the lock was removed by us, is already gone, or now holds
+ * other bytes (a new holder, judged afresh). False when unlink is refused, so the caller waits instead of spinning.
  */
 function removeIfUnchanged(lockPath: string, bytes: Buffer): boolean {
   try {

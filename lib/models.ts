@@ -1,12 +1,13 @@
 /**
  * Model refs, aliases, the default model chain and providers in use (spec 01 §3.3, D16).
  */
+import { hasText } from "./_utils.ts";
 import type { JarvisConfig, ModelSpec } from "./config.ts";
 import { normalizeAgentId } from "./agents.ts";
 import { normalizeProviderId } from "./providers.ts";
 import { dict } from "./dict.ts";
 
-export const BUILTIN_DEFAULT_MODEL = "anthropic/claude-opus-4-6";
+const BUILTIN_DEFAULT_MODEL = "anthropic/claude-opus-4-6";
 
 export interface ModelRef {
   provider: string;
@@ -34,7 +35,7 @@ export function splitModelRef(raw: string): ModelRef | undefined {
 export function aliasMap(config: JarvisConfig): Record<string, string> {
   const out = dict<string>();
   for (const [ref, v] of Object.entries(config.agents?.defaults?.models ?? {})) {
-    if (v && typeof v.alias === "string" && v.alias.trim()) out[v.alias.trim()] = ref;
+    if (v && hasText(v.alias)) out[v.alias.trim()] = ref;
   }
   return out;
 }

@@ -332,7 +332,7 @@ export async function runNotifyCommand(
 }
 
 /** `POST <url>` with the message (10 §1.2); never names the URL in errors (a topic URL can be a credential). */
-export async function postNtfy(url: string, message: string, outcome: MonitorOutcome, timeoutMs: number): Promise<string | undefined> {
+async function postNtfy(url: string, message: string, outcome: MonitorOutcome, timeoutMs: number): Promise<string | undefined> {
   const r = await postText(
     { url, headers: { Title: "jarvis auth", Priority: ntfyPriority(outcome), "Content-Type": "text/plain; charset=utf-8" }, body: message },
     timeoutMs,

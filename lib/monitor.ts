@@ -3,6 +3,7 @@
  * widget scripts, `$STATE/monitor/config.json`) and how `monitor run` turns a `models status --check --json` run into
  * an outcome, a notification decision, a message and an exit code. No I/O here; lib/monitor-cmd.ts is the edge.
  */
+import { hasText } from "./_utils.ts";
 import path from "node:path";
 import { parseDuration } from "./duration.ts";
 import { EXIT, JarvisError, UsageError } from "./errors.ts";
@@ -17,7 +18,7 @@ export const CRON_TAG = "# jarvis-auth-monitor";
 export const SYSTEMD_SERVICE = "jarvis-auth-monitor.service";
 export const SYSTEMD_TIMER = "jarvis-auth-monitor.timer";
 /** At most one notification per hour (10 §1.2 step 4). */
-export const NOTIFY_INTERVAL_MS = 3_600_000;
+const NOTIFY_INTERVAL_MS = 3_600_000;
 export const CHECK_TIMEOUT_MS = 120_000;
 export const NOTIFY_COMMAND_TIMEOUT_MS = 30_000;
 export const NTFY_TIMEOUT_MS = 10_000;
@@ -113,7 +114,7 @@ export function parseMonitorConfig(text: string | null, file: string): MonitorSe
   for (const key of ["notifyCommand", "ntfyUrl", "warnWithin"] as const) {
     const v = d[key];
     if (v === undefined) continue;
-    if (typeof v !== "string" || v.trim() === "") throw new JarvisError("monitor_config_invalid", `${file}: "${key}" must be a non-empty string.`);
+    if (!hasText(v)) throw new JarvisError("monitor_config_invalid", `${file}: "${key}" must be a non-empty string.`);
     out[key] = v;
   }
   if (out.ntfyUrl !== undefined && !isHttpUrl(out.ntfyUrl)) throw new JarvisError("monitor_config_invalid", `${file}: "ntfyUrl" must be an http(s) URL.`);
@@ -148,9 +149,6 @@ export function parseMonitorState(text: string | null): MonitorState {
   const outcome = ["ok", "expiring", "failed", "check_failed"].includes(o.lastOutcome as string) ? (o.lastOutcome as MonitorOutcome) : null;
   return { lastRunAt: ms(o.lastRunAt), lastOutcome: outcome, lastNotifiedAt: ms(o.lastNotifiedAt) };
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// install: generated files
 
 // ---------------------------------------------------------------------------------------------------------------
 // run: outcome, notification, output

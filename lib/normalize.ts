@@ -41,7 +41,7 @@ const CHAR_HINTS: Record<number, string> = {
 };
 
 /** `U+201C` style code point name. */
-export function codePointName(cp: number): string {
+function codePointName(cp: number): string {
   return `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
 }
 

@@ -1,11 +1,12 @@
 /**
  * `models auth login | refresh | import` (spec 05 §6, §7, §11; 08 §2–§5).
  */
+import { hasText } from "./_utils.ts";
 import { spawn } from "node:child_process";
 import readline from "node:readline";
 import { loadContext, type Context, type ContextInput } from "./context.ts";
 import { editConfig, setDefaultModel, upsertConfigProfile } from "./config-edit.ts";
-import { short } from "./duration.ts";
+import { expiryText, short } from "./duration.ts";
 import { envRecord } from "./env.ts";
 import { CancelledError, errnoCode, JarvisError, UsageError } from "./errors.ts";
 import { log, printJson, printLine } from "./log.ts";
@@ -174,7 +175,7 @@ export async function runLogin(flags: LoginFlags, input: ContextInput): Promise<
   const body = (res as { body: unknown }).body;
   if (res.status < 200 || res.status >= 300) {
     const b = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-    const error = typeof b.error === "string" ? b.error : typeof body === "string" && body.trim() ? body.trim().slice(0, 200) : "error";
+    const error = typeof b.error === "string" ? b.error : hasText(body) ? body.trim().slice(0, 200) : "error";
     const detail = typeof b.error_description === "string" && b.error_description ? `: ${b.error_description}` : "";
     throw new JarvisError("token_exchange_failed", redact(`Token exchange failed: HTTP ${res.status} ${error}${detail}`));
   }
@@ -271,8 +272,7 @@ export async function runImport(flags: { from?: string; profileId?: string }, in
   await editConfig(ctx.paths.configPath, (doc) => upsertConfigProfile(doc, id, { provider: cred.provider, mode: cred.type, email: cred.email }), ctx.show);
   if (read.kind === "api_key") printLine(`Imported ${id} from ${file} (API key, stored as a copy).`);
   else {
-    const exp = read.expires > now ? `expires in ${short(read.expires - now)}` : `expired ${short(now - read.expires)} ago`;
-    printLine(`Imported ${id} from ${file} (${exp}; jarvis will re-read this file instead of refreshing).`);
+    printLine(`Imported ${id} from ${file} (${expiryText(read.expires, now)}; jarvis will re-read this file instead of refreshing).`);
   }
   return 0;
 }

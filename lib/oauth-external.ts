@@ -3,6 +3,7 @@
  * read-only; imported profiles are external — jarvis re-reads the source when they expire and never spends their
  * refresh token.
  */
+import { hasText } from "./_utils.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { expiryState } from "./eligibility.ts";
@@ -85,33 +86,36 @@ export function readExternalFile(source: "claude-code" | "codex", file: string, 
   } catch {
     throw new JarvisError("import_invalid", `${file} is not valid JSON.`);
   }
-  void now;
   if (source === "claude-code") {
     const o = doc?.claudeAiOauth;
     if (!o || typeof o !== "object") throw new JarvisError("import_invalid", `${file} has no claudeAiOauth object; no usable tokens in it.`);
-    if (typeof o.accessToken !== "string" || !o.accessToken.trim()) throw new JarvisError("import_invalid", `${file}: claudeAiOauth.accessToken is missing; no usable tokens in it.`);
+    if (!hasText(o.accessToken)) throw new JarvisError("import_invalid", `${file}: claudeAiOauth.accessToken is missing; no usable tokens in it.`);
     const e = expiryState(o.expiresAt, now);
     if (e.state === "none" || e.state === "invalid_expires") {
       throw new JarvisError("import_invalid", `${file}: claudeAiOauth.expiresAt is ${o.expiresAt === undefined ? "missing" : "invalid"}${e.hint ? ` (${e.hint})` : ""}.`);
     }
-    registerSecret(o.accessToken);
-    return { kind: "oauth", access: o.accessToken.trim(), expires: o.expiresAt };
+    // The trimmed value is the one stored and sent, so it is the one the redactor must know.
+    const access = o.accessToken.trim();
+    registerSecret(access);
+    return { kind: "oauth", access, expires: o.expiresAt };
   }
   const t = doc?.tokens;
   if (t && typeof t === "object") {
-    if (typeof t.access_token !== "string" || !t.access_token.trim()) throw new JarvisError("import_invalid", `${file}: tokens.access_token is missing; no usable tokens in it.`);
+    if (!hasText(t.access_token)) throw new JarvisError("import_invalid", `${file}: tokens.access_token is missing; no usable tokens in it.`);
     const exp = decodeJwt(t.access_token)?.exp;
     if (typeof exp !== "number") throw new JarvisError("import_invalid", `${file}: tokens.access_token has no exp claim.`);
     const expires = exp * 1000;
     const e = expiryState(expires, now);
     if (e.state === "invalid_expires") throw new JarvisError("import_invalid", `${file}: tokens.access_token exp claim is invalid.`);
     const email = decodeJwt(t.id_token)?.email;
-    registerSecret(t.access_token);
-    return { kind: "oauth", access: t.access_token.trim(), expires, accountId: typeof t.account_id === "string" ? t.account_id : undefined, email: typeof email === "string" ? email : undefined };
+    const access = t.access_token.trim();
+    registerSecret(access);
+    return { kind: "oauth", access, expires, accountId: typeof t.account_id === "string" ? t.account_id : undefined, email: typeof email === "string" ? email : undefined };
   }
-  if (typeof doc?.OPENAI_API_KEY === "string" && doc.OPENAI_API_KEY.trim()) {
-    registerSecret(doc.OPENAI_API_KEY);
-    return { kind: "api_key", key: doc.OPENAI_API_KEY.trim() };
+  if (hasText(doc?.OPENAI_API_KEY)) {
+    const key = doc.OPENAI_API_KEY.trim();
+    registerSecret(key);
+    return { kind: "api_key", key };
   }
   throw new JarvisError("import_invalid", `${file} has neither tokens nor OPENAI_API_KEY; no usable tokens in it.`);
 }

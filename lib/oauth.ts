@@ -1,7 +1,8 @@
 /**
- * OAuth (spec 08): provider settings, PKCE, token responses, single-flight refresh across processes, and external
- * credentials from other CLIs (re-read, never refreshed).
+ * OAuth (spec 08): provider settings, PKCE, token responses and single-flight refresh across processes. External
+ * profiles (credentials of other CLIs) are re-read by oauth-external.ts, never refreshed.
  */
+import { hasText, isLoopbackUrl } from "./_utils.ts";
 import { createHash, randomBytes } from "node:crypto";
 import { ofetch } from "ofetch";
 import type { JarvisConfig } from "./config.ts";
@@ -40,14 +41,10 @@ const CODEX_DEFAULTS = {
   accountClaim: "https://api.openai.com/auth",
 };
 
-function isLoopbackUrl(u: URL): boolean {
-  return ["127.0.0.1", "localhost", "[::1]", "::1"].includes(u.hostname) || /^127\./.test(u.hostname);
-}
-
 /** Configured OAuth provider ids (those with a `clientId`). */
 export function oauthProviderIds(config: JarvisConfig): string[] {
   return Object.entries(config.auth?.oauth ?? {})
-    .filter(([, v]) => v && typeof v.clientId === "string" && v.clientId.trim())
+    .filter(([, v]) => v && hasText(v.clientId))
     .map(([k]) => normalizeAuthProviderId(k))
     .sort();
 }
@@ -72,7 +69,7 @@ export async function oauthSettings(
       `Provider "${providerId}" has no OAuth login. OAuth providers: ${ids.length ? ids.join(", ") : "none"}. For API keys use paste-token or onboard.`,
     );
   }
-  const str = (k: string, d?: string) => (typeof cfg[k] === "string" && (cfg[k] as string).trim() ? (cfg[k] as string).trim() : d);
+  const str = (k: string, d?: string) => (hasText(cfg[k]) ? cfg[k].trim() : d);
   const authorizeUrl = str("authorizeUrl", base?.authorizeUrl);
   const tokenUrl = str("tokenUrl", base?.tokenUrl);
   if (!authorizeUrl || !tokenUrl) throw new JarvisError("no_oauth", `auth.oauth.${providerId} needs authorizeUrl and tokenUrl.`);
@@ -190,7 +187,7 @@ export function tokensFromResponse(body: unknown, now: number, accountClaim?: st
   const access = n.value;
   registerSecret(access);
   let refresh: string | undefined;
-  if (typeof b.refresh_token === "string" && b.refresh_token.trim()) {
+  if (hasText(b.refresh_token)) {
     refresh = b.refresh_token.trim();
     registerSecret(refresh);
   }
@@ -241,7 +238,7 @@ export async function postTokenForm(tokenUrl: string, form: Record<string, strin
 }
 
 /** Refresh timing (08 §4): timeout clamped to ≤ stale/2; the refresh-lock wait outlasts one refresh. */
-export function refreshTiming(env: Record<string, string | undefined>): { timeoutMs: number; lock: LockTiming } {
+function refreshTiming(env: Record<string, string | undefined>): { timeoutMs: number; lock: LockTiming } {
   const base = lockTimingFromEnv(env);
   const raw = Number(env.JARVIS_OAUTH_REFRESH_TIMEOUT_MS);
   let timeoutMs = Number.isInteger(raw) && raw > 0 ? raw : 15_000;
@@ -250,7 +247,7 @@ export function refreshTiming(env: Record<string, string | undefined>): { timeou
 }
 
 /** Path of the per-profile refresh lock target (its `.lock` is the lock file, 08 §4). */
-export function refreshLockTarget(storePath: string, profileId: string): string {
+function refreshLockTarget(storePath: string, profileId: string): string {
   return `${storePath}.oauth-${createHash("sha256").update(profileId).digest("hex").slice(0, 16)}`;
 }
 

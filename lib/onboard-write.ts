@@ -15,7 +15,7 @@ import { log, printJson, printLine } from "./log.ts";
 import { resolveOrder, storeProfileIds } from "./order.ts";
 import { findProviderKey } from "./providers.ts";
 import { resolveSecretRef } from "./secrets.ts";
-import { mutateStore, upsertProfile, type Credential } from "./store-write.ts";
+import { assertNotLegacyFlat, mutateStore, upsertProfile, type Credential } from "./store-write.ts";
 import { loadStore } from "./store.ts";
 
 type Doc = Record<string, any>;
@@ -65,12 +65,7 @@ function upsertCustomProvider(doc: Doc, c: NonNullable<WritePlan["custom"]>): bo
 /** Refuse early (before any write) what would fail half-way: an unwritable store, an ambiguous `.env` value. */
 function preflight(ctx: Context, plan: WritePlan): void {
   if (plan.dotenv) formatDotenvValue(plan.dotenv.name, plan.dotenv.value);
-  if (plan.profile) {
-    const store = loadStore(ctx.agent.storePath);
-    if (store.status === "legacy_flat") {
-      throw new JarvisError("store_legacy_flat", "auth-profiles.json uses the legacy flat layout; run jarvis doctor --fix to migrate it (a backup is kept)");
-    }
-  }
+  if (plan.profile) assertNotLegacyFlat(loadStore(ctx.agent.storePath));
 }
 
 /** Write the plan: `.env`, then the store, then the config (one edit). Warnings per 09 §2.2 on stderr. */
@@ -112,6 +107,7 @@ export async function writePlan(ctx: Context, plan: WritePlan, processEnv: Recor
   }
 }
 
+/** The `verification_failed` error of 09 §2.3 (exit 1): `Verification failed: <expected> — <found>`. */
 export const fail = (expected: string, found: string) => new JarvisError("verification_failed", `Verification failed: ${expected} — ${found}`);
 
 function private0600(file: string): boolean {

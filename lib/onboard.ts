@@ -3,10 +3,11 @@
  * write plan; onboard-write.ts writes and verifies it. The interactive wizard (onboard-wizard.ts) builds the same
  * plans.
  */
+import { beforeDoubleDash } from "./cli.ts";
 import { loadContext, type Context, type ContextInput } from "./context.ts";
 import { parseDuration } from "./duration.ts";
 import { JarvisError, UsageError } from "./errors.ts";
-import { isLoopback } from "./gateway.ts";
+import { isLoopbackUrl } from "./_utils.ts";
 import { log, printJson, printLine } from "./log.ts";
 import { registerSecret } from "./mask.ts";
 import { normalizeSecret } from "./normalize.ts";
@@ -55,7 +56,7 @@ const OTHER_CHOICES = ["setup-token", "token", "custom-api-key", "openai-codex",
 const CHOICE_ALIASES: Record<string, string> = { apiKey: "anthropic-api-key" };
 
 /** Every `--auth-choice` value (aliases excluded), in table order. */
-export const AUTH_CHOICES: readonly string[] = [...API_KEY_CHOICES.map((c) => c.choice), ...OTHER_CHOICES];
+const AUTH_CHOICES: readonly string[] = [...API_KEY_CHOICES.map((c) => c.choice), ...OTHER_CHOICES];
 
 const SETUP_TOKEN_MODEL = "anthropic/claude-opus-4-6";
 
@@ -105,7 +106,7 @@ function rawValue(args: readonly string[], name: string): string | null | undefi
 
 /** Parse onboard's flags from raw argv (no numeric coercion; `-` kept as a value). */
 export function onboardFlags(args: readonly string[]): OnboardFlags {
-  const before = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
+  const before = beforeDoubleDash(args);
   const str = (n: string) => rawValue(args, n) ?? undefined;
   const keys: Record<string, string | null> = {};
   for (const c of API_KEY_CHOICES) {
@@ -236,12 +237,6 @@ export function customProviderId(baseUrl: URL, flag: string | undefined): string
   } catch {
     throw new UsageError(`Invalid --custom-provider-id "${raw}" (use a-z, 0-9, ".", "_", "-"; at most 64 characters).`);
   }
-}
-
-/** True for a loopback base URL (its key is optional, 09 §2.2). */
-export function isLoopbackUrl(u: URL): boolean {
-  const host = u.hostname.replace(/^\[|\]$/g, "");
-  return host === "localhost" || isLoopback(host);
 }
 
 /** The custom endpoint plan (09 §2.2 `custom-api-key` rows). */

@@ -42,7 +42,7 @@ export function clientError(reason: string): { status: number; code: string } {
 }
 
 /** The `{message, type, code}` error object (07 §2); the type follows the status, the message is redacted. */
-export function errorObject(status: number, code: string, message: string, type?: string): { message: string; type: string; code: string } {
+function errorObject(status: number, code: string, message: string, type?: string): { message: string; type: string; code: string } {
   const t = type ?? (status === 401 ? "authentication_error" : status === 429 ? "rate_limit_error" : status >= 500 ? "api_error" : "invalid_request_error");
   return { message: redact(message), type: t, code };
 }
@@ -119,7 +119,7 @@ export function completionBody(model: string, c: Completion): unknown {
 }
 
 /** One `data:` line of a `chat.completion.chunk`. */
-export function sseChunk(id: string, model: string, delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}): string {
+function sseChunk(id: string, model: string, delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}): string {
   return `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Order resolution (spec 03 §8, D12): which profiles of a provider to try, best first.
  */
+import { compareStrings } from "./_utils.ts";
 import type { JarvisConfig } from "./config.ts";
 import { isInCooldown, unusableUntil } from "./cooldown.ts";
 import { profileEligibility } from "./eligibility.ts";
@@ -86,11 +87,10 @@ export function resolveOrder(
     }
   }
   const explicit = source === "store" || source === "config-order";
-  const provider = providerId;
-  const cooling = (id: string) => isInCooldown(store.usageStats[id], provider, now, model);
+  const cooling = (id: string) => isInCooldown(store.usageStats[id], providerId, now, model);
   const until = (id: string) => unusableUntil(store.usageStats[id]) ?? 0;
   const available = ids.filter((id) => !cooling(id));
-  const coolingIds = ids.filter(cooling).sort((a, b) => until(a) - until(b) || (explicit ? 0 : a < b ? -1 : a > b ? 1 : 0));
+  const coolingIds = ids.filter(cooling).sort((a, b) => until(a) - until(b) || (explicit ? 0 : compareStrings(a, b)));
   if (!explicit) {
     available.sort((a, b) => {
       const pa = store.profiles[a]!;
@@ -98,7 +98,7 @@ export function resolveOrder(
       return (
         TYPE_RANK[pa.type] - TYPE_RANK[pb.type] ||
         (store.usageStats[a]?.lastUsed ?? 0) - (store.usageStats[b]?.lastUsed ?? 0) ||
-        (a < b ? -1 : a > b ? 1 : 0)
+        compareStrings(a, b)
       );
     });
   }

@@ -3,7 +3,7 @@
  * probe predicts what the gateway will do. Results are recorded like real calls (profile targets only).
  */
 import type { ChatRequest } from "./adapters.ts";
-import { activeWindow, isInCooldown } from "./cooldown.ts";
+import { activeWindow, isInCooldown, isRecordableReason } from "./cooldown.ts";
 import { isoTime } from "./duration.ts";
 import { profileEligibility } from "./eligibility.ts";
 import { resolveOrder, storeProfileIds } from "./order.ts";
@@ -22,7 +22,6 @@ import {
   type RuntimeContext,
 } from "./runtime.ts";
 import type { AuthStore, Profile } from "./store.ts";
-import { RECORDABLE_REASONS } from "./cooldown.ts";
 
 export interface ProbeOptions {
   provider: string | null;
@@ -57,7 +56,7 @@ export interface ProbeReport {
 }
 
 /** Probe status of a classified reason (04 §7.3). */
-export function probeStatus(reason: FailureReason): ProbeResult["status"] {
+function probeStatus(reason: FailureReason): ProbeResult["status"] {
   switch (reason) {
     case "auth":
     case "auth_permanent":
@@ -176,7 +175,7 @@ async function probeProvider(
       onCall();
       results.push(fromAttempt(base, r));
       if (r.ok) await recordOutcome(rt, id, provider, { ok: true }, now());
-      else if ((RECORDABLE_REASONS as readonly string[]).includes(r.failure.reason)) {
+      else if (isRecordableReason(r.failure.reason)) {
         await recordOutcome(rt, id, provider, { ok: false, reason: r.failure.reason, model: modelId }, now());
       }
     }

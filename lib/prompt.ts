@@ -10,7 +10,7 @@ export function isInteractive(): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY);
 }
 
-export const STDIN_LIMIT_BYTES = 65_536;
+const STDIN_LIMIT_BYTES = 65_536;
 
 /**
  * Read stdin to EOF (at most 65 536 bytes).
@@ -31,14 +31,14 @@ export async function readStdin(limit = STDIN_LIMIT_BYTES): Promise<string> {
 const PASTE_START = "\x1b[200~";
 const PASTE_END = "\x1b[201~";
 /** Without bracketed paste, a newline followed by more bytes within this many ms is part of a paste (05 §0). */
-export const PASTE_GAP_MS = 150;
+const PASTE_GAP_MS = 150;
 
 /**
  * Pure state machine of the masked reader: feed it terminal bytes, it tells when input ends or is cancelled.
  * Enter outside a paste or Ctrl+D ends input; newlines inside a bracketed paste are kept; Backspace deletes;
  * Ctrl+C cancels.
  */
-export class MaskedInput {
+class MaskedInput {
   value = "";
   private inPaste = false;
   /** A newline outside a paste that may still turn out to be part of an unbracketed paste. */

@@ -3,13 +3,13 @@
  * credential resolution for profiles / env / config, one attempt through an adapter, env key rotation, and
  * recording outcomes in the store (field-level, under the lock).
  */
+import { hasText } from "./_utils.ts";
 import type { JarvisConfig } from "./config.ts";
 import { buildProviderRequest, parseCompletion, type AdapterTarget, type AttemptCredential, type ChatRequest, type Completion } from "./adapters.ts";
-import { classifyFailure, extractStructuredError, type Classified } from "./classify.ts";
+import { classifyFailure, classifyHttpFailure, type Classified } from "./classify.ts";
 import { credentialEligibility, profileRef } from "./eligibility.ts";
-import type { EffectiveEnv } from "./env.ts";
 import { envCredentialList, type EnvCredential } from "./env-keys.ts";
-import { envRecord } from "./env.ts";
+import { envRecord, type EffectiveEnv } from "./env.ts";
 import { postText } from "./http.ts";
 import { log } from "./log.ts";
 import { registerSecret } from "./mask.ts";
@@ -92,8 +92,10 @@ export type CredentialOutcome =
 
 /**
  * The credential of a profile at use time (07 §5 step 4): refs resolved (unresolved → `unresolved_ref`, never
- * recorded), expiry checked. Expired OAuth access tokens need a refresh (08 §4), which this build reports as
- * `expired`.
+ * recorded), expiry checked. With `profileId`, an OAuth access token within 60 s of `expires` is refreshed first
+ * (08 §4; an external profile re-reads its source, 08 §5); a rejected refresh is `relogin_required` (`permanent`),
+ * any other failure, or an expired token without `profileId`, is `expired`.
+ * @param now epoch ms
  */
 export async function profileCredential(
   profile: Profile,
@@ -119,19 +121,19 @@ export async function profileCredential(
   // Refresh (or re-read an external source) 60 s before expiry (08 §4, §5); status still reports expiry at `expires`.
   if (profileId !== undefined && now >= expires - 60_000) {
     const r = await refreshProfile(refreshContextOf(rt), profileId, false);
-    if (r.ok && typeof r.profile.access === "string" && r.profile.access.trim()) {
+    if (r.ok && hasText(r.profile.access)) {
       return { ok: true, cred: { type: "oauth", value: registered(r.profile.access.trim()), accountId: r.profile.accountId } };
     }
     if (!r.ok) return { ok: false, reasonCode: r.permanent ? "relogin_required" : "expired", error: r.message, permanent: r.permanent };
   }
-  if (typeof profile.access === "string" && profile.access.trim() && now < expires) {
+  if (hasText(profile.access) && now < expires) {
     return { ok: true, cred: { type: "oauth", value: registered(profile.access.trim()), accountId: profile.accountId } };
   }
   return { ok: false, reasonCode: "expired", error: "the OAuth access token has expired and needs a refresh" };
 }
 
 /** The refresh context (08 §4) of a runtime context. */
-export function refreshContextOf(rt: RuntimeContext): RefreshContext {
+function refreshContextOf(rt: RuntimeContext): RefreshContext {
   return { storePath: rt.storePath, config: rt.config, env: envRecord(rt.env), home: rt.home, secretDefaults: rt.secretDefaults, now: Date.now };
 }
 
@@ -198,13 +200,7 @@ export async function attemptOnce(target: AdapterTarget, cred: AttemptCredential
     if (parsed.ok) return { ok: true, completion: parsed.completion, httpStatus: res.status, latencyMs };
     return { ok: false, failure: classifyFailure({ structured: parsed.structured, text: parsed.text }), httpStatus: res.status, latencyMs };
   }
-  const structured = extractStructuredError(res.text);
-  return {
-    ok: false,
-    failure: classifyFailure({ status: res.status, structured, text: structured?.message ?? res.text.slice(0, 2000) }),
-    httpStatus: res.status,
-    latencyMs,
-  };
+  return { ok: false, failure: classifyHttpFailure(res.status, res.text), httpStatus: res.status, latencyMs };
 }
 
 /**

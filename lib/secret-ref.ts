@@ -4,6 +4,7 @@
  * A SecretRef names where a secret lives (`{source, provider, id}`) instead of holding it; resolution is in
  * `secrets.ts`. Display form `ref(<source>:<id>)`, error/key form `<source>:<provider>:<id>`.
  */
+import { isPlainObject } from "./_utils.ts";
 
 export type SecretSource = "env" | "file" | "exec";
 
@@ -16,7 +17,7 @@ export type SecretRefDefaults = { env?: string; file?: string; exec?: string };
 /** Result of `coerceSecretRef`: a valid ref (`legacy` = it had no `provider` key; callers warn), or why it is invalid. */
 export type CoercedSecretRef = { ref: SecretRef; legacy: boolean } | { error: string };
 
-export const SECRET_SOURCES: readonly SecretSource[] = ["env", "file", "exec"];
+const SECRET_SOURCES: readonly SecretSource[] = ["env", "file", "exec"];
 
 /** The alias used when neither the ref nor `secrets.defaults.<source>` names a provider. */
 export const DEFAULT_PROVIDER_ALIAS = "default";
@@ -41,10 +42,6 @@ export const EXEC_ID_ERROR =
 
 const REF_KEYS = ["source", "provider", "id"];
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function isSource(value: unknown): value is SecretSource {
   return typeof value === "string" && (SECRET_SOURCES as readonly string[]).includes(value);
 }
@@ -60,6 +57,11 @@ function aliasError(alias: unknown): string {
  */
 export function isAbsoluteJsonPointer(id: string): boolean {
   return id.startsWith("/") && id.slice(1).split("/").every((segment) => POINTER_SEGMENT_RE.test(segment));
+}
+
+/** One RFC 6901 pointer segment as a key: `~1` → `/`, then `~0` → `~` (in that order, so `~01` stays `~1`). */
+export function unescapePointerSegment(segment: string): string {
+  return segment.replace(/~1/g, "/").replace(/~0/g, "~");
 }
 
 /**

@@ -3,6 +3,7 @@
  * the refs this module lists (`auditRefsToResolve`, exec only with `--allow-exec`) and passes everything in.
  * Never puts a secret value in a finding: plaintext findings name the file and JSON path only.
  */
+import { isPlainObject, hasText } from "./_utils.ts";
 import { profileRef } from "./eligibility.ts";
 import { catalogEnvVarNames, isCredentialEnvName, normalizeAuthProviderId } from "./providers.ts";
 import { coerceSecretRef, refKey, type SecretRef, type SecretRefDefaults } from "./secret-ref.ts";
@@ -67,18 +68,14 @@ const DOTENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/;
 const API_KEY_MARKERS = new Set(["secretref-managed", "ollama-local", "custom-local"]);
 const MARKER_NAME = /^[A-Z][A-Z0-9_]*_(API_KEY|TOKEN)$/;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** A known secret env name (06 §5): a catalog/credential name or one ending `_API_KEY`, `_TOKEN`, `_SECRET`. */
-export function isSecretEnvName(name: string): boolean {
+function isSecretEnvName(name: string): boolean {
   return isCredentialEnvName(name) || SECRET_ENV_SUFFIX.test(name);
 }
 
 /** A config string that is stored as a secret at rest: non-blank, no `${…}` (env-sourced), not a ref string. */
 function isPlaintext(value: unknown): value is string {
-  return typeof value === "string" && value.trim() !== "" && !value.includes("${");
+  return hasText(value) && !value.includes("${");
 }
 
 function isApiKeyMarker(value: string): boolean {

@@ -10,12 +10,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { isPlainObject } from "./_utils.ts";
 import { currentUid, insideTrustedDirs, isAbsoluteSecretPath, isTrustedCommandOwner, modeOctal } from "./secret-paths.ts";
 import type { ExecProviderConfig, Outcome } from "./secrets.ts";
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /**
  * Command checks of 06 §4.3, before anything is spawned: absolute, symlink only with `allowSymlinkCommand` (then the

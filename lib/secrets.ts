@@ -12,6 +12,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { Type, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { isPlainObject } from "./_utils.ts";
 import { pointerToDotPath } from "./config.ts";
 import { normalizeSecret } from "./normalize.ts";
 import { currentUid, insideTrustedDirs, isAbsoluteSecretPath, modeOctal } from "./secret-paths.ts";
@@ -24,6 +25,7 @@ import {
   SINGLE_VALUE_ID,
   isAbsoluteJsonPointer,
   refKey,
+  unescapePointerSegment,
   validateSecretRef,
   type SecretRef,
   type SecretRefDefaults,
@@ -34,7 +36,7 @@ import {
 // Configuration (06 §3)
 
 /** Limits and defaults of the 06 §3 table. Times in ms, sizes in bytes. */
-export const SECRET_LIMITS = {
+const SECRET_LIMITS = {
   timeoutMs: { default: 5000, min: 1, max: 120_000 },
   maxBytes: { default: 1_048_576, min: 1, max: 20_971_520 },
   maxOutputBytes: { default: 1_048_576, min: 1, max: 20_971_520 },
@@ -48,7 +50,7 @@ export const SECRET_LIMITS = {
 } as const;
 
 /** What `models status` shows for an exec ref that was not run (06 §4 "When refs are resolved"). */
-export const EXEC_NOT_RESOLVED = "configured, not resolved";
+const EXEC_NOT_RESOLVED = "configured, not resolved";
 
 export type EnvProviderConfig = { source: "env"; allowlist?: string[] };
 export type FileProviderConfig = {
@@ -141,10 +143,6 @@ const ResolutionSchema = Type.Object(
   expected("expected object"),
 );
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** `<dot.path>: <expected …>` lines for `value` against `schema`, one per failing path (outermost first). */
 function schemaProblems(schema: TSchema, value: unknown, prefix: string): string[] {
   if (Value.Check(schema, value)) return [];
@@ -230,6 +228,23 @@ function toProviderConfig(entry: Record<string, unknown>): SecretProviderConfig 
 }
 
 /**
+ * `secrets.defaults` of a parsed config (06 §2): the provider alias per source for legacy refs and `${NAME}` strings.
+ * Aliases that break the alias rule are left out (the config loader reports them).
+ * @param config the parsed `jarvis.json` object, or null when there is none
+ */
+export function readSecretDefaults(config: unknown): SecretRefDefaults {
+  const d = isPlainObject(config) && isPlainObject(config.secrets) ? config.secrets.defaults : undefined;
+  const defaults: SecretRefDefaults = {};
+  if (isPlainObject(d)) {
+    for (const source of ["env", "file", "exec"] as const) {
+      const alias = d[source];
+      if (typeof alias === "string" && PROVIDER_ALIAS_RE.test(alias)) defaults[source] = alias;
+    }
+  }
+  return defaults;
+}
+
+/**
  * Read `config.secrets` into settings with defaults applied (06 §3). Invalid `defaults` / `resolution` values fall
  * back to the built-in defaults (the config loader reports them); an invalid provider is kept with its first problem.
  * @param config the parsed `jarvis.json` object, or null when there is none
@@ -246,13 +261,7 @@ export function readSecretsSettings(config: unknown): SecretsSettings {
       );
     }
   }
-  const defaults: SecretRefDefaults = {};
-  if (isPlainObject(secrets.defaults)) {
-    for (const source of ["env", "file", "exec"] as const) {
-      const alias = secrets.defaults[source];
-      if (typeof alias === "string" && PROVIDER_ALIAS_RE.test(alias)) defaults[source] = alias;
-    }
-  }
+  const defaults = readSecretDefaults(config);
   const resolutionRaw = isPlainObject(secrets.resolution) ? secrets.resolution : {};
   const pick = (key: "maxProviderConcurrency" | "maxRefsPerProvider" | "maxBatchBytes"): number => {
     const v = resolutionRaw[key];
@@ -268,14 +277,6 @@ export function readSecretsSettings(config: unknown): SecretsSettings {
       maxBatchBytes: pick("maxBatchBytes"),
     },
   };
-}
-
-/**
- * `secrets.defaults` of a parsed config, for `coerceSecretRef` (06 §2). Invalid aliases are left out.
- * @param config the parsed `jarvis.json` object, or null
- */
-export function secretRefDefaults(config: unknown): SecretRefDefaults {
-  return readSecretsSettings(config).defaults;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -449,7 +450,7 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
  * checks never are.
  * @returns the file content (UTF-8), or the exact 06 §4.2 error naming `secrets.providers.<p>.path <path>`
  */
-export async function readSecretsFile(alias: string, provider: FileProviderConfig, home: string): Promise<Outcome<string>> {
+async function readSecretsFile(alias: string, provider: FileProviderConfig, home: string): Promise<Outcome<string>> {
   const expanded = expandTilde(provider.path, home);
   if (!isAbsoluteSecretPath(expanded)) return { ok: false, error: `secrets.providers.${alias}.path must be an absolute path.` };
   const subject = `secrets.providers.${alias}.path ${expanded}`;
@@ -515,7 +516,7 @@ export async function readSecretsFile(alias: string, provider: FileProviderConfi
 export function evaluateJsonPointer(doc: unknown, pointer: string): Outcome<unknown> {
   let current = doc;
   for (const token of pointer.split("/").slice(1)) {
-    const key = token.replace(/~1/g, "/").replace(/~0/g, "~");
+    const key = unescapePointerSegment(token);
     if (Array.isArray(current)) {
       if (!/^(0|[1-9][0-9]*)$/.test(key)) return { ok: false, error: `JSON pointer segment "${token}" does not exist.` };
       const index = Number(key);

@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { isPlainObject } from "./_utils.ts";
 import { updateJsonFile } from "./atomic.ts";
 import { dict, toDict } from "./dict.ts";
 import { errnoCode } from "./errors.ts";
@@ -32,8 +33,6 @@ interface SessionsDoc {
   [k: string]: unknown;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /**
  * Parse sessions.json. The `sessions` map and the sessions in it become null-prototype dictionaries, so a key such
  * as `__proto__` is read and written as an entry: on an ordinary object the assignment would change the prototype
@@ -42,20 +41,15 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 function parse(text: string | null): SessionsDoc {
   if (text === null) return { version: 1, sessions: dict() };
   const doc = JSON.parse(text);
-  if (!isObject(doc)) return { version: 1, sessions: dict() };
-  doc.sessions = isObject(doc.sessions) ? toDict(doc.sessions) : dict();
+  if (!isPlainObject(doc)) return { version: 1, sessions: dict() };
+  doc.sessions = isPlainObject(doc.sessions) ? toDict(doc.sessions) : dict();
   return doc as SessionsDoc;
 }
 
 /** A copy of one session of the map; an entry that is not an object (a hand edit) counts as absent but is kept. */
 function sessionOf(doc: SessionsDoc, key: string): Session | undefined {
   const s = doc.sessions[key];
-  return isObject(s) ? ({ ...s } as Session) : undefined;
-}
-
-/** Read one session (read-only; a missing or unreadable file is an empty session). */
-export function readSession(file: string, key: string): Session {
-  return sessionOf(readSessions(file), key) ?? {};
+  return isPlainObject(s) ? ({ ...s } as Session) : undefined;
 }
 
 function readSessions(file: string): SessionsDoc {

@@ -4,21 +4,21 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { loadContext, type ContextInput } from "./context.ts";
+import { loadContext, type Context, type ContextInput } from "./context.ts";
 import { parseDuration } from "./duration.ts";
-import { JarvisError, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
 import { printJson, printLine, log } from "./log.ts";
 import { resolveSecretRefs } from "./secrets.ts";
-import { computeStatus, refsToResolve, type StatusInput, type StatusReport } from "./status.ts";
+import { computeStatus, DEFAULT_WARN_WITHIN_MS, refsToResolve, type StatusInput, type StatusReport } from "./status.ts";
 import { configCredential } from "./config-credential.ts";
 import { renderStatusText } from "./status-text.ts";
-import { loadStore, storeSecretValues } from "./store.ts";
+import { loadStore, storeSecretValues, type AuthStore } from "./store.ts";
 import { registerSecret } from "./mask.ts";
-import { envRecord } from "./env.ts";
+import { envRecord, type EffectiveEnv } from "./env.ts";
+import type { JarvisConfig } from "./config.ts";
+import type { SecretRefDefaults } from "./secret-ref.ts";
 import { renderProbeText, runProbes, type ProbeOptions, type ProbeReport } from "./probe.ts";
 import { normalizeAuthProviderId, normalizeProviderId } from "./providers.ts";
-import type { Context } from "./context.ts";
-import type { AuthStore } from "./store.ts";
 
 export interface StatusFlags {
   json?: boolean;
@@ -37,12 +37,12 @@ export interface StatusFlags {
  * @returns the warn window in ms
  * @throws UsageError (exit 64)
  */
-export function validateStatusFlags(f: StatusFlags): number {
+function validateStatusFlags(f: StatusFlags): number {
   if (f.json && f.plain) throw new UsageError("Choose either --json or --plain, not both.");
   const given = Object.keys(f.probeFlags).filter((k) => f.probeFlags[k]!.length > 0);
   if (!f.probe && given.length > 0) throw new UsageError(`--${given[0]} requires --probe.`);
   if (f.probe && f.plain) throw new UsageError("--probe cannot be used with --plain output.");
-  return f.warnWithin === undefined ? 86_400_000 : parseDuration(f.warnWithin, "h");
+  return f.warnWithin === undefined ? DEFAULT_WARN_WITHIN_MS : parseDuration(f.warnWithin, "h");
 }
 
 /** Absolute paths of legacy credential files that exist (04 §5.4 `auth.legacyFiles`). */
@@ -71,7 +71,7 @@ export function statusOf(
     legacyFiles: o.legacyFiles ?? [],
     extraWarnings: o.extraWarnings ?? [],
     now: o.now,
-    warnWithinMs: o.warnWithinMs ?? 86_400_000,
+    warnWithinMs: o.warnWithinMs ?? DEFAULT_WARN_WITHIN_MS,
     check: o.check ?? false,
     showPath: ctx.show,
   });
@@ -99,7 +99,7 @@ export async function runModelsStatus(flags: StatusFlags, ctxInput: ContextInput
     config: ctx.config,
     allowExec: Boolean(flags.resolveExec || flags.check),
   });
-  registerLoadedSecrets(ctx, store, resolved.values());
+  registerLoadedSecrets(store, ctx.config, ctx.env.vars, ctx.secretDefaults, resolved.values());
   const report: StatusReport = statusOf(ctx, store, {
     refs: resolved,
     legacyFiles: findLegacyFiles(ctx.agent.agentDir, ctx.paths.stateDir),
@@ -128,13 +128,20 @@ export async function runModelsStatus(flags: StatusFlags, ctxInput: ContextInput
 
 /**
  * Register every credential this run loaded (store profiles, config plaintext keys, resolved refs) with the redactor,
- * so no printed line can carry one whole (02 §6, D9). Env credentials are registered by `loadContext`.
+ * so no printed line can carry one whole (02 §6, D9). Env credentials are registered by `loadContext`. Used by
+ * `models status` and `doctor`.
  */
-function registerLoadedSecrets(ctx: Context, store: AuthStore, resolved: Iterable<{ ok: boolean; value?: string }>): void {
+export function registerLoadedSecrets(
+  store: AuthStore,
+  config: JarvisConfig,
+  envVars: EffectiveEnv["vars"],
+  secretDefaults: SecretRefDefaults,
+  resolved: Iterable<{ ok: boolean; value?: string }>,
+): void {
   for (const v of storeSecretValues(store)) registerSecret(v);
   // Only plaintext config keys: markers (`OPENAI_API_KEY`, `ollama-local`, …) are names that must stay readable.
-  for (const key of Object.keys(ctx.config.models?.providers ?? {})) {
-    const cred = configCredential(normalizeAuthProviderId(key), ctx.config, ctx.env.vars, ctx.secretDefaults);
+  for (const key of Object.keys(config.models?.providers ?? {})) {
+    const cred = configCredential(normalizeAuthProviderId(key), config, envVars, secretDefaults);
     if (cred?.kind === "plaintext") registerSecret(cred.value);
   }
   for (const r of resolved) if (r.ok && r.value) registerSecret(r.value);
@@ -150,7 +157,7 @@ function positiveInt(raw: string | undefined, flag: string, fallback: number, me
  * Probe options from the raw `--probe-*` values (04 §1).
  * @throws UsageError for invalid values
  */
-export function probeOptions(f: Record<string, string[]>): ProbeOptions {
+function probeOptions(f: Record<string, string[]>): ProbeOptions {
   const last = (k: string) => f[k]?.[f[k]!.length - 1];
   const provider = last("probe-provider");
   return {

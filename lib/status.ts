@@ -2,6 +2,7 @@
  * The `models status` model (spec 04 §2, §4–§6): a pure function from config, env, store, resolved refs and `now`
  * to the JSON report and the `--check` verdict. Rendering lives in status-text.ts.
  */
+import { compareStrings, hasText } from "./_utils.ts";
 import type { JarvisConfig } from "./config.ts";
 import { activeWindow } from "./cooldown.ts";
 import { expiryState, profileRef } from "./eligibility.ts";
@@ -10,11 +11,14 @@ import { envCredentialList, type EnvCredentialList } from "./env-keys.ts";
 import { mask } from "./mask.ts";
 import { aliasMap, allModelRefs, modelChain, providersInUse, refString, resolveModelRef, type ModelChain } from "./models.ts";
 import { resolveOrder, storeProfileIds } from "./order.ts";
-import { CATALOG, envBase, findProviderKey, normalizeAuthProviderId, normalizeProviderId } from "./providers.ts";
+import { CATALOG, envBase, findProviderKey, normalizeAuthProviderId } from "./providers.ts";
 import { coerceSecretRef, refDisplay, refKey, type SecretRef, type SecretRefDefaults } from "./secret-ref.ts";
 import type { AuthStore, Profile } from "./store.ts";
 import { configCredential } from "./config-credential.ts";
-import { short, isoTime } from "./duration.ts";
+import { short } from "./duration.ts";
+
+/** The warn window without `--warn-within`: 24 h in ms (04 §1); doctor, `auth list` and `/model status` use it too. */
+export const DEFAULT_WARN_WITHIN_MS = 86_400_000;
 
 /** Outcome of resolving one ref (keyed by `refKey`). `skipped`: an exec ref not resolved on this run. */
 export type RefResolution = { ok: true; value: string } | { ok: false; error: string; skipped?: boolean };
@@ -107,8 +111,6 @@ export interface StatusReport {
   check?: { exitCode: number; warnWithinMs: number; failures: CheckItem[]; warnings: CheckItem[] };
 }
 
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
 /**
  * Every SecretRef the report needs: profile refs (api_key/token, when the ref wins) and config credential refs.
  * The caller resolves them (exec only with `--resolve-exec` / `--check`) and passes the outcomes in `StatusInput.refs`.
@@ -170,12 +172,11 @@ export function profileHealth(
     }
   }
   const hasRef = ref !== undefined;
-  const blank = (v: unknown) => typeof v !== "string" || v.trim() === "";
   if (p.type === "api_key") {
-    return inFieldOrder(!blank(p.key) || hasRef ? h : { ...h, status: "missing", reasonCode: "missing_credential" });
+    return inFieldOrder(hasText(p.key) || hasRef ? h : { ...h, status: "missing", reasonCode: "missing_credential" });
   }
-  if (p.type === "token" && blank(p.token) && !hasRef) return inFieldOrder({ ...h, status: "missing", reasonCode: "missing_credential" });
-  if (p.type === "oauth" && blank(p.access) && blank(p.refresh)) return inFieldOrder({ ...h, status: "missing", reasonCode: "missing_credential" });
+  if (p.type === "token" && !hasText(p.token) && !hasRef) return inFieldOrder({ ...h, status: "missing", reasonCode: "missing_credential" });
+  if (p.type === "oauth" && !hasText(p.access) && !hasText(p.refresh)) return inFieldOrder({ ...h, status: "missing", reasonCode: "missing_credential" });
   if (p.type === "oauth" && p.external) h.external = p.external.source;
   const e = expiryState(p.expires, input.now);
   if (e.state === "invalid_expires" || (p.type === "oauth" && e.state === "none")) {
@@ -188,7 +189,7 @@ export function profileHealth(
   const expiresAt = p.expires as number;
   const remainingMs = expiresAt - input.now;
   const relogin = p.type === "oauth" && stats?.needsRelogin !== undefined;
-  const refreshable = p.type === "oauth" && !p.external && !blank(p.refresh) && !relogin;
+  const refreshable = p.type === "oauth" && !p.external && hasText(p.refresh) && !relogin;
   const out: ProfileHealth = { ...h, expiresAt, remainingMs };
   if (remainingMs <= 0) {
     out.status = "expired";
@@ -234,8 +235,8 @@ function profileLabel(
       const r = input.refs.get(refKey(ref.ref));
       label = `${id}=${refDisplay(ref.ref)}${r && !r.ok ? (r.skipped ? " not resolved" : " unresolved") : ""}`;
     } else if (ref) label = `${id}=ref(invalid) unresolved`;
-    else if (p.type === "api_key") label = `${id}=${typeof p.key === "string" && p.key.trim() ? mask(p.key.trim()) : "missing"}`;
-    else label = `${id}=token:${typeof p.token === "string" && p.token.trim() ? mask(p.token.trim()) : "missing"}`;
+    else if (p.type === "api_key") label = `${id}=${hasText(p.key) ? mask(p.key.trim()) : "missing"}`;
+    else label = `${id}=token:${hasText(p.token) ? mask(p.token.trim()) : "missing"}`;
   }
   const w = activeWindow(input.store.usageStats[id], normalizeAuthProviderId(p.provider), input.now);
   if (w) label += w.kind === "cooldown" ? ` [cooldown ${short(w.until - input.now)} ${w.reason}]` : ` [disabled:${w.reason} ${short(w.until - input.now)}]`;
@@ -257,7 +258,7 @@ export function computeStatus(input: StatusInput): StatusReport {
   };
   // Auth lookups use the auth normalisation (02 §3: `volcengine-plan` → `volcengine`), so a model ref and the
   // profiles of the same provider meet under one id.
-  const inUse = [...new Set(providersInUse(config, chain).map(normalizeAuthProviderId))].sort(cmp);
+  const inUse = [...new Set(providersInUse(config, chain).map(normalizeAuthProviderId))].sort(compareStrings);
   const envVars = input.env.vars;
 
   // Providers listed (04 §2).
@@ -273,7 +274,7 @@ export function computeStatus(input: StatusInput): StatusReport {
   };
   for (const e of CATALOG) if (envListOf(e.id).entries.length > 0) listed.add(e.id);
   for (const p of inUse) listed.add(p);
-  const providerIds = [...listed].sort(cmp);
+  const providerIds = [...listed].sort(compareStrings);
 
   const warnings: Warning[] = [...input.extraWarnings, ...store.warnings, ...input.env.warnings];
   const invalidEnvSeen = new Set(input.env.warnings.filter((w) => w.code === "env.invalid_value").map((w) => w.message.split(" ")[0]));
@@ -307,7 +308,7 @@ export function computeStatus(input: StatusInput): StatusReport {
       else if (t === "token") counts.token++;
       else counts.apiKey++;
     }
-    const orderedIds = [...order.ids, ...ids.filter((id) => !order.ids.includes(id)).sort(cmp)];
+    const orderedIds = [...order.ids, ...ids.filter((id) => !order.ids.includes(id)).sort(compareStrings)];
     const labels = orderedIds.map((id) => profileLabel(id, store.profiles[id]!, health.get(id)!, input));
     const firstEnv = envList.entries[0];
     let effective: ProviderReport["effective"];
@@ -354,7 +355,7 @@ export function computeStatus(input: StatusInput): StatusReport {
     const tokenish = ids.filter((id) => store.profiles[id]!.type !== "api_key");
     const nOAuth = tokenish.length + (firstEnv?.mode === "token" ? 1 : 0);
     if (nOAuth > 0) withOAuth.push(`${pid} (${nOAuth})`);
-    const rollup: StatusReport["auth"]["oauth"]["providers"][number] = { provider: pid, status: "static", profiles: [...ids].sort(cmp) };
+    const rollup: StatusReport["auth"]["oauth"]["providers"][number] = { provider: pid, status: "static", profiles: [...ids].sort(compareStrings) };
     if (ids.length === 0) rollup.status = firstEnv || cfgCred?.present ? "static" : "missing";
     else if (tokenish.length === 0) {
       rollup.status = ids.every((id) => health.get(id)!.status === "unresolved") ? "unresolved" : "static";
@@ -388,7 +389,7 @@ export function computeStatus(input: StatusInput): StatusReport {
       unresolvedRefs.push({ profileId: id, provider: h.provider, ref: ref.raw as SecretRef, error: ref.error });
     }
   }
-  unresolvedRefs.sort((a, b) => cmp(a.provider, b.provider) || cmp(a.profileId ?? "", b.profileId ?? ""));
+  unresolvedRefs.sort((a, b) => compareStrings(a.provider, b.provider) || compareStrings(a.profileId ?? "", b.profileId ?? ""));
 
   const unusable: StatusReport["auth"]["unusableProfiles"] = [];
   for (const [id, p] of Object.entries(store.profiles)) {
@@ -405,12 +406,12 @@ export function computeStatus(input: StatusInput): StatusReport {
       remainingMs: w.until - now,
     });
   }
-  unusable.sort((a, b) => a.remainingMs - b.remainingMs || cmp(a.profileId, b.profileId));
+  unusable.sort((a, b) => a.remainingMs - b.remainingMs || compareStrings(a.profileId, b.profileId));
 
-  const profilesHealth = [...health.values()].sort((a, b) => cmp(a.provider, b.provider) || cmp(a.profileId, b.profileId));
+  const profilesHealth = [...health.values()].sort((a, b) => compareStrings(a.provider, b.provider) || compareStrings(a.profileId, b.profileId));
   // Sorted by provider id, then profile id (04 §5.4); an entry without a usable provider sorts first.
   const invalidProfiles = [...store.invalid]
-    .sort((a, b) => cmp(invalidProvider(a), invalidProvider(b)) || cmp(a.profileId, b.profileId))
+    .sort((a, b) => compareStrings(invalidProvider(a), invalidProvider(b)) || compareStrings(a.profileId, b.profileId))
     .map((i) => ({ profileId: i.profileId, reason: i.reason, detail: i.detail }));
 
   const report: StatusReport = {
@@ -431,7 +432,7 @@ export function computeStatus(input: StatusInput): StatusReport {
       shellEnvFallback: input.env.shellEnvFallback,
       providersWithOAuth: withOAuth,
       providersInUse: inUse,
-      missingProvidersInUse: [...new Set(missingInUse)].sort(cmp),
+      missingProvidersInUse: [...new Set(missingInUse)].sort(compareStrings),
       providers,
       unusableProfiles: unusable,
       invalidProfiles,
@@ -449,7 +450,7 @@ export function computeStatus(input: StatusInput): StatusReport {
  * `--check` (04 §6): exit 1 for expired/missing token/oauth profiles, unresolved refs of providers in use (profiles,
  * then config credentials) and providers in use without credential; 2 for expiring / relogin_required; else 0.
  */
-export function checkVerdict(report: StatusReport, configUnresolved: CheckItem[], warnWithinMs: number): NonNullable<StatusReport["check"]> {
+function checkVerdict(report: StatusReport, configUnresolved: CheckItem[], warnWithinMs: number): NonNullable<StatusReport["check"]> {
   const inUse = new Set(report.auth.providersInUse);
   const profs = report.auth.oauth.profiles;
   const failures: CheckItem[] = [];
@@ -461,7 +462,7 @@ export function checkVerdict(report: StatusReport, configUnresolved: CheckItem[]
   for (const h of profs) {
     if (h.status === "unresolved" && inUse.has(h.provider)) failures.push({ code: "unresolved_ref", provider: h.provider, profileId: h.profileId });
   }
-  failures.push(...[...configUnresolved].sort((a, b) => cmp(a.provider, b.provider)));
+  failures.push(...[...configUnresolved].sort((a, b) => compareStrings(a.provider, b.provider)));
   // A provider whose only credential is an unresolved config ref is reported once, as unresolved_ref.
   for (const p of report.auth.missingProvidersInUse) {
     if (!configUnresolved.some((c) => c.provider === p)) failures.push({ code: "no_credentials", provider: p });
@@ -492,4 +493,3 @@ export function missingAuthHint(provider: string, stateEnvDisplay: string): stri
   return `Set ${envBase(provider)}_API_KEY in ${stateEnvDisplay}, or run \`jarvis models auth paste-token --provider ${provider}\`.`;
 }
 
-export { isoTime, normalizeProviderId };

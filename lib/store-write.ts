@@ -4,7 +4,7 @@
  */
 import type { JarvisConfig } from "./config.ts";
 import { updateJsonFile } from "./atomic.ts";
-import { cooldownSettings, nextStatsAfterFailure, nextStatsAfterSuccess, neverCoolsDown, RECORDABLE_REASONS } from "./cooldown.ts";
+import { cooldownSettings, isRecordableReason, nextStatsAfterFailure, nextStatsAfterSuccess, neverCoolsDown } from "./cooldown.ts";
 import { JarvisError } from "./errors.ts";
 import { dict, toDict } from "./dict.ts";
 import { findProviderKey, normalizeAuthProviderId } from "./providers.ts";
@@ -52,12 +52,13 @@ function clearWindows(stats: Doc | undefined): void {
  * `upsertProfile(id, cred)` (03 §5): set `profiles[id]` to the canonical credential, keeping unknown fields of an
  * old entry of the same type; with a ref the plaintext field is not written. Clears the usage windows/counters
  * (keeps `lastUsed`, `lastFailureAt`).
- * @returns whether an entry existed before
+ * @returns the document (created when `doc` is null) and whether an entry existed before
  */
 export function upsertProfile(doc: Doc | null, id: string, cred: Credential): { doc: Doc; replaced: boolean } {
   const d = ensureCanonical(doc);
   const old = d.profiles[id];
-  const next: Doc = {};
+  // Unknown fields are copied by name, and `__proto__` is a name like any other.
+  const next: Doc = dict();
   if (old && typeof old === "object" && (old.type ?? old.mode) === cred.type) {
     for (const [k, v] of Object.entries(old)) if (!CREDENTIAL_FIELDS.includes(k)) next[k] = v;
   }
@@ -184,7 +185,7 @@ export function markFailure(d: Doc, id: string, reason: string, now: number, con
   const profile = d.profiles?.[id];
   if (!profile || typeof profile.provider !== "string") return undefined;
   const provider = normalizeAuthProviderId(profile.provider);
-  if (neverCoolsDown(provider) || !(RECORDABLE_REASONS as readonly string[]).includes(reason)) return undefined;
+  if (neverCoolsDown(provider) || !isRecordableReason(reason)) return undefined;
   const next = nextStatsAfterFailure(statsOf(d, id), reason, provider, now, cooldownSettings(config), model);
   setStats(d, id, next);
   return next;
@@ -219,18 +220,27 @@ export function updateOAuth(
 }
 
 /**
- * Read side used inside the lock: the file must be a valid canonical store (or missing).
- * @throws JarvisError store_invalid / store_version / store_legacy_flat
+ * Writers never rewrite a legacy-flat store (03 §4 last paragraph): only `doctor --fix` migrates it, with a backup.
+ * Called inside the lock, and before any prompt by commands that take input first.
+ * @throws JarvisError store_legacy_flat (exit 1)
  */
-export function readStoreForWrite(text: string | null, path: string): { doc: Doc | null; store: AuthStore | null } {
-  if (text === null) return { doc: null, store: null };
-  const store = parseStoreText(text, path);
+export function assertNotLegacyFlat(store: AuthStore): void {
   if (store.status === "legacy_flat") {
     throw new JarvisError(
       "store_legacy_flat",
       "auth-profiles.json uses the legacy flat layout; run jarvis doctor --fix to migrate it (a backup is kept)",
     );
   }
+}
+
+/**
+ * Read side used inside the lock: the file must be a valid canonical store (or missing).
+ * @throws JarvisError store_invalid / store_version / store_legacy_flat
+ */
+export function readStoreForWrite(text: string | null, path: string): { doc: Doc | null; store: AuthStore | null } {
+  if (text === null) return { doc: null, store: null };
+  const store = parseStoreText(text, path);
+  assertNotLegacyFlat(store);
   return { doc: toDict(JSON.parse(text)) as Doc, store };
 }
 

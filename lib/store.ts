@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { Type, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { isPlainObject, hasText } from "./_utils.ts";
 import { JarvisError, errnoCode } from "./errors.ts";
 import { findJsonError } from "./json-pos.ts";
 import { dict, own, toDict } from "./dict.ts";
@@ -120,7 +121,6 @@ const STRING_FIELDS: Record<CredentialType, readonly string[]> = {
   token: ["email", "token"],
   oauth: ["email", "access", "refresh", "accountId", "projectId", "enterpriseUrl", "clientId", "idToken"],
 };
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function quickValid(type: CredentialType, p: Record<string, unknown>): boolean {
   if (typeof p.type !== "string" || typeof p.provider !== "string") return false;
@@ -137,7 +137,8 @@ function quickValid(type: CredentialType, p: Record<string, unknown>): boolean {
   return true;
 }
 
-const TYPE_ALIASES: Record<string, CredentialType> = { apiKey: "api_key", "api-key": "api_key", apikey: "api_key" };
+/** Read-side aliases of `type` (03 §2 step 1); doctor --fix writes the canonical `api_key`. */
+export const TYPE_ALIASES: Readonly<Record<string, CredentialType>> = { apiKey: "api_key", "api-key": "api_key", apikey: "api_key" };
 
 /** Any SecretRef-shaped value (a ref object or an exact `${NAME}` string) anywhere inside `v` (D14). */
 function containsRef(v: unknown, depth = 0): boolean {
@@ -155,7 +156,7 @@ export function validateProfileEntry(
   entry: unknown,
 ): { profile: Profile; aliases: string[] } | { invalid: InvalidProfile } {
   const rawProvider = entry && typeof entry === "object" ? (entry as { provider?: unknown }).provider : undefined;
-  const provider = typeof rawProvider === "string" && rawProvider.trim() !== "" ? rawProvider : undefined;
+  const provider = hasText(rawProvider) ? rawProvider : undefined;
   const bad = (reason: InvalidProfile["reason"], detail: string) => ({
     invalid: { profileId: id, reason, detail, ...(provider !== undefined ? { provider } : {}) },
   });
@@ -180,7 +181,7 @@ export function validateProfileEntry(
   if (type !== "api_key" && type !== "token" && type !== "oauth") {
     return bad("invalid_type", `type ${JSON.stringify(type ?? null)} is not one of api_key, token, oauth`);
   }
-  if (typeof p.provider !== "string" || p.provider.trim() === "") return bad("missing_provider", "provider is missing or blank");
+  if (!hasText(p.provider)) return bad("missing_provider", "provider is missing or blank");
   if (type === "oauth" && (isSecretRefShaped(p) || Object.entries(p).some(([k, v]) => k !== "external" && containsRef(v)))) {
     return bad("oauth_with_ref", "oauth profiles cannot use SecretRefs (refresh rotates the tokens, so they must live in the store)");
   }
@@ -202,7 +203,7 @@ function finite(v: unknown): number | undefined {
 const NUMERIC_STATS = ["lastUsed", "cooldownUntil", "disabledUntil", "errorCount", "lastFailureAt"] as const;
 
 /** Sanitise one usageStats entry (03 §2 step 4): non-finite numeric fields are treated as absent. */
-export function sanitizeUsageStats(raw: unknown): UsageStats | undefined {
+function sanitizeUsageStats(raw: unknown): UsageStats | undefined {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) return undefined;
   const src = raw as Record<string, unknown>;
   const out: Record<string, unknown> = { ...src };
@@ -279,7 +280,7 @@ export function interpretStore(doc: unknown, path: string): AuthStore {
         continue;
       }
       const ids: string[] = [];
-      for (const x of list) if (typeof x === "string" && x.trim() && !ids.includes(x.trim())) ids.push(x.trim());
+      for (const x of list) if (hasText(x) && !ids.includes(x.trim())) ids.push(x.trim());
       order[p] = ids;
     }
   }
@@ -328,7 +329,7 @@ export function storeSecretValues(store: AuthStore): string[] {
   for (const p of Object.values(store.profiles)) {
     for (const f of SECRET_FIELDS) {
       const v = p[f];
-      if (typeof v === "string" && v.trim() !== "") out.push(v.trim());
+      if (hasText(v)) out.push(v.trim());
     }
   }
   return out;

@@ -7,7 +7,7 @@
  * successes that happened before them, so a cooldown is never cleared by an older success.
  * Bookkeeping that cannot be written (lock timeout, invalid store) is dropped with a warning, never written unlocked.
  */
-import { failureLogLine, nextStatsAfterSuccess, RECORDABLE_REASONS } from "./cooldown.ts";
+import { failureLogLine, isRecordableReason, nextStatsAfterSuccess } from "./cooldown.ts";
 import { JarvisError } from "./errors.ts";
 import { log } from "./log.ts";
 import { recordOutcome, type RuntimeContext } from "./runtime.ts";
@@ -55,8 +55,9 @@ export class CoalescingRecorder implements OutcomeRecorder {
     this.schedule();
   }
 
-  failure(profileId: string, providerId: string, reason: string, model: string | undefined, now: number): Promise<void> {
-    if (!(RECORDABLE_REASONS as readonly string[]).includes(reason) && this.pending.size === 0) return Promise.resolve();
+  // The provider is not needed here: markFailure reads it from the stored profile.
+  failure(profileId: string, _providerId: string, reason: string, model: string | undefined, now: number): Promise<void> {
+    if (!isRecordableReason(reason) && this.pending.size === 0) return Promise.resolve();
     return this.write({ profileId, reason, model, now });
   }
 

@@ -337,6 +337,18 @@ describe("secrets audit (06 §5)", () => {
     expect(lines(text)[0]).toBe("Secrets audit: findings. plaintext=2, unresolved=0, shadowed=0, legacy=0.");
   });
 
+  test("a $STATE/.env that exists but cannot be read is not a clean scan: named on stderr, exit 1", async () => {
+    const sb = sandbox();
+    const envPath = path.join(sb.state, ".env");
+    fs.mkdirSync(envPath, { recursive: true });
+    for (const args of [[], ["--json"]]) {
+      const r = await run(sb, args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`cannot read ${envPath} (EISDIR)`);
+    }
+    expect(json(await run(sb, ["--json"])).filesScanned).toEqual([]);
+  });
+
   test("read-only (D3): no run changes a byte or an mtime, or creates anything", async () => {
     const sb = sandbox();
     const quiet = writeScript(sb, "bin/quiet", `read -r request\nprintf '%s\\n' '${JSON.stringify({ protocolVersion: 1, values: { "openai/token": S.execValue } })}'`);

@@ -175,8 +175,10 @@ describe("order clear", () => {
     expect(sb.readStore()).toEqual({ ...before, order: { groq: ["groq:a"] } });
     expect((await sb.run(["models", "auth", "order", "clear", "--provider", "groq"])).code).toBe(0);
     const { order, ...rest } = before;
+    expect(order).toEqual({ anthropic: ["a", "b"], groq: ["groq:a"] });
+    // Clearing the last provider deletes `order` itself, not just its keys (03 §5 clearOrder).
     expect(sb.readStore()).toEqual(rest);
-    expect(order).toBeDefined();
+    expect(sb.readStore()).not.toHaveProperty("order");
     const get = await sb.run(["models", "auth", "order", "get", "--provider", "anthropic"]);
     expect(get.stdout).toContain("Order override: (none)\n");
     expect(get.stdout).toContain("Effective order: b, d, a, c\n");

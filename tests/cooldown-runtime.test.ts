@@ -156,8 +156,10 @@ describe("what markFailure / markSuccess leave alone", () => {
 
   test.each(["auth", "auth_permanent", "billing", "rate_limit", "overloaded", "unknown"])("%s is recorded", (reason) => {
     const d = doc();
-    expect(markFailure(d, "anthropic:p", reason, at(0), {})).toBeDefined();
-    expect(d.usageStats["anthropic:p"].errorCount).toBe(1);
+    const next = markFailure(d, "anthropic:p", reason, at(0), {});
+    expect(next).toMatchObject({ errorCount: 1, failureCounts: { [reason]: 1 }, lastFailureAt: at(0) });
+    // The returned stats are exactly what was written into the document.
+    expect(d.usageStats["anthropic:p"]).toEqual(next);
   });
 
   test("openrouter never cools down (any spelling of the provider)", () => {

@@ -191,6 +191,16 @@ describe("config", () => {
     expect(find(findings, "auth.provider_missing")).toMatchObject({ provider: "openai" });
   });
 
+  test("config.invalid: a problem in the secrets block is reported once", async () => {
+    const sb = withStore(anthropicKeyStore());
+    sb.writeConfig({ secrets: { providers: { vault: { source: "nope" } } } });
+    const { code, findings } = await doctor(sb);
+    expect(code).toBe(1);
+    expect(findings.filter((f) => f.code === "config.invalid").map((f) => f.message)).toEqual([
+      `Invalid config ${sb.configPath}: secrets.providers.vault.source: expected "env", "file" or "exec"`,
+    ]);
+  });
+
   test("config.missing_var: ${VAR} in a non-ref position is unset", async () => {
     const sb = withStore(anthropicKeyStore());
     sb.writeConfig({ models: { providers: { groq: { baseUrl: "https://${GROQ_HOST_X}/v1" } } } });

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sandbox, type Sandbox } from "./helpers.ts";
 import type { FakeProvider } from "./fake-provider.ts";
-import { configFor, credsSeen, keys, readJson, sessionsFile, sseData, startGateway, stopGateways, storeWith, type Gateway, useGatewayFixtures } from "./gateway-helpers.ts";
+import { configFor, credsSeen, keys, readJson, sessionsFile, sseData, startGateway, storeWith, type Gateway, useGatewayFixtures } from "./gateway-helpers.ts";
 import type { JarvisConfig } from "../lib/config.ts";
 import { answerDirective, resolveModelArg } from "../lib/directives.ts";
 import { modelChain } from "../lib/models.ts";

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { runJarvis, sandbox, type Sandbox } from "./helpers.ts";
 import type { FakeProvider } from "./fake-provider.ts";
-import { configFor, credsSeen, eventually, keys, readJson, sessionsFile, sseData, startGateway, stopGateways, storeWith, type Gateway, useGatewayFixtures } from "./gateway-helpers.ts";
+import { configFor, credsSeen, eventually, keys, readJson, sessionsFile, sseData, startGateway, storeWith, type Gateway, useGatewayFixtures } from "./gateway-helpers.ts";
 
 const fixtures = useGatewayFixtures();
 let fake: FakeProvider;

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import { expectNoSecrets, sandbox, type Sandbox } from "./helpers.ts";
 import type { FakeProvider } from "./fake-provider.ts";
-import { ALL_SECRETS, configFor, credsSeen, freePort, keys, spawnJarvis, startGateway, stopGateways, storeWith, useGatewayFixtures } from "./gateway-helpers.ts";
+import { ALL_SECRETS, configFor, credsSeen, freePort, keys, spawnJarvis, startGateway, storeWith, useGatewayFixtures } from "./gateway-helpers.ts";
 
 const fixtures = useGatewayFixtures();
 let fake: FakeProvider;

@@ -79,15 +79,3 @@ export function fakeTools(): FakeTools {
 export function modeOf(p: string): number {
   return fs.statSync(p).mode & 0o777;
 }
-
-/** Every regular file under `root` with its text (for secret scans). */
-export function allFiles(root: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  const walk = (p: string) => {
-    const st = fs.lstatSync(p);
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
-    else if (st.isFile()) out.push([p, fs.readFileSync(p, "utf8")]);
-  };
-  if (fs.existsSync(root)) walk(root);
-  return out;
-}

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import path from "node:path";
 import { cleanupSandboxes, expectNoSecrets, fake, JARVIS, ROOT, sandbox, snapshotTree, type RunResult, type Sandbox } from "./helpers.ts";
-import { allFiles, cleanupScratch, fakeTools, modeOf, scratch, type FakeTools } from "./monitor-helpers.ts";
+import { cleanupScratch, fakeTools, modeOf, scratch, type FakeTools } from "./monitor-helpers.ts";
 
 afterAll(() => {
   cleanupSandboxes();

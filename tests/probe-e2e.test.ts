@@ -3,7 +3,7 @@
 // request log; what was recorded is read from the store; every output is scanned for every fixture secret.
 import { afterAll, describe, expect, test } from "bun:test";
 import { cleanupSandboxes, expectNoSecrets, fake, json, sandbox, type RunResult, type Sandbox } from "./helpers.ts";
-import { startFakeProvider, type FakeProvider, type RecordedRequest } from "./fake-provider.ts";
+import { startFakeProvider, type FakeProvider } from "./fake-provider.ts";
 
 afterAll(cleanupSandboxes);
 

@@ -48,6 +48,24 @@ describe("profile ids named like object members", () => {
     expect(after.order.groq).toEqual(["constructor"]);
   });
 
+  test("doctor --fix migrates a store that holds a profile named __proto__ without losing it", async () => {
+    const sb = sandbox();
+    sb.writeStore({
+      version: 1,
+      profiles: JSON.parse(
+        `{"__proto__": {"type": "api_key", "provider": "groq", "key": "${SECRET_A}"}, "groq:b": {"mode": "api_key", "provider": "groq", "key": "${SECRET_B}"}}`,
+      ),
+    });
+    const r = await sb.run(["doctor", "--fix", "--json"]);
+    const codes = JSON.parse(r.stdout).findings.map((f: { code: string; fixed?: boolean }) => `${f.code}${f.fixed ? " fixed" : ""}`);
+    expect(codes).toContain("store.alias_fields fixed");
+    expect(codes).not.toContain("doctor.migration_failed");
+    const store = sb.readStore();
+    expect(Object.keys(store.profiles)).toEqual(["__proto__", "groq:b"]);
+    expect(Object.getOwnPropertyDescriptor(store.profiles, "__proto__")?.value).toEqual({ type: "api_key", provider: "groq", key: SECRET_A });
+    expect(store.profiles["groq:b"]).toEqual({ type: "api_key", provider: "groq", key: SECRET_B });
+  });
+
   test("a provider id named constructor passes the provider rule (05 §1)", async () => {
     const sb = sandbox();
     const r = await sb.run(["models", "auth", "order", "get", "--provider", "constructor", "--json"]);

@@ -103,10 +103,10 @@ describe("validateSecretRef (06 §2 validation table)", () => {
     expect(validateSecretRef(input)).toBe(want);
   });
 
-  test("exact spec texts", () => {
-    expect(ENV_ID_ERROR).toBe('Env secret reference id must match /^[A-Z][A-Z0-9_]{0,127}$/ (example: "OPENAI_API_KEY").');
-    expect(FILE_ID_ERROR).toBe('File-backed secret ids must be absolute JSON pointers (for example: "/providers/openai/apiKey").');
-    expect(EXEC_ID_ERROR).toBe(
+  test("the errors are the exact spec texts", () => {
+    expect(validateSecretRef(ref("env", "lower"))).toBe('Env secret reference id must match /^[A-Z][A-Z0-9_]{0,127}$/ (example: "OPENAI_API_KEY").');
+    expect(validateSecretRef(ref("file", "a/b"))).toBe('File-backed secret ids must be absolute JSON pointers (for example: "/providers/openai/apiKey").');
+    expect(validateSecretRef(ref("exec", "a/../b"))).toBe(
       'Exec secret reference id must match /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$/ and must not include "." or ".." path segments (example: "vault/openai/api-key").',
     );
   });

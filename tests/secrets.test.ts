@@ -4,7 +4,6 @@ import os from "node:os";
 import path from "node:path";
 import type { SecretRef } from "../lib/secret-ref.ts";
 import {
-  EXEC_NOT_RESOLVED,
   describeSecretFailure,
   evaluateJsonPointer,
   planExecBatches,
@@ -398,8 +397,7 @@ describe("exec provider (06 §4.3)", () => {
     const log = path.join(d, "requests.log");
     const cmd = script(d, "resolver", goodBody(log));
     const r = await one(ref("exec", "vault", "providers/openai/apiKey"), ctx(execConfig("vault", { command: cmd }), { allowExec: false }));
-    expect(r).toEqual({ ok: false, skipped: true, error: EXEC_NOT_RESOLVED });
-    expect(EXEC_NOT_RESOLVED).toBe("configured, not resolved");
+    expect(r).toEqual({ ok: false, skipped: true, error: "configured, not resolved" });
     expect(fs.existsSync(log)).toBe(false);
   });
 
