@@ -16,7 +16,7 @@ import { JarvisError, UsageError } from "./errors.ts";
 import { log, printJson, printLine } from "./log.ts";
 import { registerSecret } from "./mask.ts";
 import { normalizeSecret } from "./normalize.ts";
-import { resolveOrder } from "./order.ts";
+import { resolveOrder, listingOrder } from "./order.ts";
 import { confirm, isInteractive, promptSecret, readStdin } from "./prompt.ts";
 import { catalogEntry, findProviderKey, normalizeAuthProviderId, normalizeProviderId } from "./providers.ts";
 import { refDisplay } from "./secret-ref.ts";
@@ -262,8 +262,7 @@ function listProfiles(ctx: Context, store: AuthStore, now: number, providerFilte
   for (const prov of [...byProvider.keys()].sort()) {
     if (providerFilter && prov !== providerFilter) continue;
     const ids = byProvider.get(prov)!;
-    const order = resolveOrder(prov, store, ctx.config, now, undefined, ctx.secretDefaults).ids.filter((id) => ids.includes(id));
-    const sorted = [...order, ...ids.filter((id) => !order.includes(id)).sort()];
+    const sorted = listingOrder(ids, resolveOrder(prov, store, ctx.config, now, undefined, ctx.secretDefaults).ids);
     for (const id of sorted) rows.push(invalidRows.get(id) ?? listedRow(ctx, store, id, prov, now));
   }
   return rows;

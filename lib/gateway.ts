@@ -23,7 +23,7 @@ import { registerSecret } from "./mask.ts";
 import { completionBody, directiveResponse, errorBody, lastUserText, parseChatBody, streamResponse } from "./openai-format.ts";
 import { modelChain, resolveModelRef, type ModelChain } from "./models.ts";
 import { normalizeAuthProviderId } from "./providers.ts";
-import { resolveOrder, storeProfileIds } from "./order.ts";
+import { resolveOrder, storeProfileIds, listingOrder } from "./order.ts";
 import { providerPlan, type RuntimeContext } from "./runtime.ts";
 import { coerceSecretRef, refDisplay, refKey } from "./secret-ref.ts";
 import { resolveSecretRefs } from "./secrets.ts";
@@ -263,7 +263,7 @@ function modelStatusText(g: GatewayState, sessionKey: string, session: Session, 
     const resolved = resolveOrder(p, store, g.ctx.config, now, undefined, g.ctx.secretDefaults);
     const order = resolved.ids;
     const ids = storeProfileIds(store, p);
-    const all = [...order, ...ids.filter((id) => !order.includes(id)).sort()];
+    const all = listingOrder(ids, order);
     all.forEach((id, i) => {
       const prof = own(store.profiles, id)!;
       const w = activeWindow(own(store.usageStats, id), p, now);

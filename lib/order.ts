@@ -102,6 +102,19 @@ export function resolveOrder(
       );
     });
   }
-  const excluded = explicit ? storeProfileIds(store, providerId).filter((id) => !base.includes(id)) : [];
+  const listed = new Set(base);
+  const excluded = explicit ? storeProfileIds(store, providerId).filter((id) => !listed.has(id)) : [];
   return { ids: [...available, ...coolingIds], source, explicit, excluded };
+}
+
+/**
+ * Listing order of a provider's profiles (status labels, `auth list`, probes, `/model status`): the resolved order
+ * first, then the remaining profiles by id in code-point order (04 §5.4, 05 §4, 04 §7.1).
+ * @param ids the provider's profile ids; `ordered` entries not among them are left out
+ */
+export function listingOrder(ids: readonly string[], ordered: readonly string[]): string[] {
+  const known = new Set(ids);
+  const first = ordered.filter((id) => known.has(id));
+  const taken = new Set(first);
+  return [...first, ...ids.filter((id) => !taken.has(id)).sort(compareStrings)];
 }

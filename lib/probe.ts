@@ -6,7 +6,7 @@ import type { ChatRequest } from "./adapters.ts";
 import { activeWindow, isInCooldown, isRecordableReason } from "./cooldown.ts";
 import { isoTime } from "./duration.ts";
 import { profileEligibility } from "./eligibility.ts";
-import { resolveOrder, storeProfileIds } from "./order.ts";
+import { resolveOrder, storeProfileIds, listingOrder } from "./order.ts";
 import type { FailureReason } from "./classify.ts";
 import {
   attemptOnce,
@@ -140,7 +140,7 @@ async function probeProvider(
 
   if (ids.length > 0) {
     const order = resolveOrder(provider, store, rt.config, now(), modelId, rt.secretDefaults);
-    const sorted = [...order.ids, ...ids.filter((id) => !order.ids.includes(id)).sort()];
+    const sorted = listingOrder(ids, order.ids);
     const targets = named ? sorted.filter((id) => opts.profileIds.includes(id)) : sorted;
     for (const id of targets) {
       const p = store.profiles[id]!;

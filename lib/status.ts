@@ -10,7 +10,7 @@ import type { EffectiveEnv, Warning } from "./env.ts";
 import { envCredentialList, type EnvCredentialList } from "./env-keys.ts";
 import { mask } from "./mask.ts";
 import { aliasMap, allModelRefs, modelChain, providersInUse, refString, resolveModelRef, type ModelChain } from "./models.ts";
-import { resolveOrder, storeProfileIds } from "./order.ts";
+import { resolveOrder, storeProfileIds, listingOrder } from "./order.ts";
 import { CATALOG, envBase, findProviderKey, normalizeAuthProviderId } from "./providers.ts";
 import { coerceSecretRef, refDisplay, refKey, type SecretRef, type SecretRefDefaults } from "./secret-ref.ts";
 import type { AuthStore, Profile } from "./store.ts";
@@ -308,7 +308,7 @@ export function computeStatus(input: StatusInput): StatusReport {
       else if (t === "token") counts.token++;
       else counts.apiKey++;
     }
-    const orderedIds = [...order.ids, ...ids.filter((id) => !order.ids.includes(id)).sort(compareStrings)];
+    const orderedIds = listingOrder(ids, order.ids);
     const labels = orderedIds.map((id) => profileLabel(id, store.profiles[id]!, health.get(id)!, input));
     const firstEnv = envList.entries[0];
     let effective: ProviderReport["effective"];

@@ -1,7 +1,7 @@
 // Order resolution (spec 03 §8), starting from the worked example.
 import { describe, expect, test } from "bun:test";
 import type { JarvisConfig } from "../lib/config.ts";
-import { resolveOrder } from "../lib/order.ts";
+import { listingOrder, resolveOrder } from "../lib/order.ts";
 import { interpretStore } from "../lib/store.ts";
 
 const T = 1_795_940_000_000;
@@ -136,5 +136,12 @@ describe("base list and filtering", () => {
   test("an explicit order with only cooling profiles still returns them", () => {
     const doc = { ...exampleDoc({ anthropic: ["c"] }) };
     expect(ids(doc)).toEqual(["c"]);
+  });
+});
+
+describe("listingOrder", () => {
+  test("resolved order first (only the provider's ids), then the rest by code point", () => {
+    expect(listingOrder(["p:b", "p:A", "p:c", "p:a"], ["p:c", "x:other", "p:a"])).toEqual(["p:c", "p:a", "p:A", "p:b"]);
+    expect(listingOrder([], ["p:a"])).toEqual([]);
   });
 });
