@@ -12,13 +12,13 @@ export function dict<V = unknown>(): Record<string, V> {
 /**
  * Deep copy of a JSON value in which every object is a null-prototype dictionary (arrays stay arrays, other values
  * are copied as they are). Own keys, including `__proto__`, and their order are kept; `JSON.stringify` output is
- * the same as for the original.
+ * the same as for the original. With `depth`, only that many levels are converted; deeper values are shared.
  */
-export function toDict<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => toDict(v)) as T;
-  if (value === null || typeof value !== "object") return value;
+export function toDict<T>(value: T, depth = Infinity): T {
+  if (depth <= 0 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => toDict(v, depth - 1)) as T;
   const out = dict();
-  for (const [k, v] of Object.entries(value)) out[k] = toDict(v);
+  for (const [k, v] of Object.entries(value)) out[k] = toDict(v, depth - 1);
   return out as T;
 }
 

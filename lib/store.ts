@@ -224,8 +224,9 @@ function describe(path: string) {
  */
 export function interpretStore(doc: unknown, path: string): AuthStore {
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new JarvisError("store_invalid", describe(path));
-  // Null-prototype copy: profile ids and provider ids are user input (`__proto__`, `toString` are valid ids).
-  const d = toDict(doc) as Record<string, unknown>;
+  // Null-prototype copy of the two levels keyed by user input (the document, then `profiles` / `order` / `lastGood` /
+  // `usageStats`, or a legacy flat store's ids): `__proto__` and `toString` are valid ids. Entries are shared.
+  const d = toDict(doc, 2) as Record<string, unknown>;
   const warnings: StoreWarning[] = [];
   let rawProfiles: Record<string, unknown>;
   let status: AuthStore["status"] = "ok";
