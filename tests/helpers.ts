@@ -67,7 +67,14 @@ export function sandbox(): Sandbox {
   return sb;
 }
 
-/** Remove every sandbox made by this test file (call from afterAll). */
+/** A temp dir outside every sandbox HOME, removed with the sandboxes by `cleanupSandboxes`. */
+export function tempDir(prefix = "jarvis-scratch-"): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(d);
+  return d;
+}
+
+/** Remove every sandbox and temp dir made by this test file (call from afterAll). */
 export function cleanupSandboxes(): void {
   for (const d of created.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }

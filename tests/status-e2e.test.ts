@@ -7,16 +7,8 @@ import path from "node:path";
 import { cleanupSandboxes, fake, sandbox, type Sandbox } from "./helpers.ts";
 import { DAY, H, healthOf, lineStarting, providerOf, runRO, scratchDir } from "./status-helpers.ts";
 
-const scratch: string[] = [];
-afterAll(() => {
-  cleanupSandboxes();
-  for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
-});
-function tmp(): string {
-  const d = scratchDir();
-  scratch.push(d);
-  return d;
-}
+afterAll(cleanupSandboxes);
+const tmp = scratchDir;
 
 const SECRETS = [fake.anthropicKey, fake.anthropicToken, fake.openaiKey, fake.openrouterKey, fake.groq(1)];
 const status = (sb: Sandbox, args: string[], env: Record<string, string> = {}, extraRoots: string[] = []) =>

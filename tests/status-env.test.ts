@@ -7,16 +7,8 @@ import path from "node:path";
 import { cleanupSandboxes, fake, sandbox } from "./helpers.ts";
 import { fakeSecret, lineStarting, providerOf, runRO, scratchDir, writeScript } from "./status-helpers.ts";
 
-const scratch: string[] = [];
-afterAll(() => {
-  cleanupSandboxes();
-  for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
-});
-function tmp(): string {
-  const d = scratchDir();
-  scratch.push(d);
-  return d;
-}
+afterAll(cleanupSandboxes);
+const tmp = scratchDir;
 
 // One OPENAI_API_KEY value per source, distinguishable by their last 4 chars in the mask.
 const V = {

@@ -5,9 +5,8 @@
 import { expect } from "bun:test";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { expectNoSecrets, type RunResult, type Sandbox } from "./helpers.ts";
+import { expectNoSecrets, tempDir, type RunResult, type Sandbox } from "./helpers.ts";
 
 export const MIN = 60_000;
 export const H = 3_600_000;
@@ -95,9 +94,9 @@ export function lineStarting(text: string, prefix: string): string {
   return line;
 }
 
-/** A temp dir outside every sandbox HOME (for cwd `.env` files, shell scripts, markers). */
+/** A temp dir outside every sandbox HOME (for cwd `.env` files, shell scripts, markers); `cleanupSandboxes` removes it. */
 export function scratchDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "jarvis-scratch-"));
+  return tempDir();
 }
 
 /** Write an executable `#!/bin/sh` script. */
