@@ -345,10 +345,6 @@ function fail(e: unknown): number {
     log.error(e.message);
     return e.exitCode;
   }
-  if (e instanceof Error && e.name === "CACError" && /^option `--provider\b/.test(e.message) && /value is missing/.test(e.message)) {
-    process.stderr.write("error: Missing --provider.\n");
-    return EXIT.usage;
-  }
   if (e instanceof Error && e.name === "CACError") {
     // A group command ("models") with leftover words means the sub-command does not exist.
     const unused = /^Unused args: (.*)$/.exec(e.message);

@@ -95,15 +95,20 @@ export function attachOptionValues(args: readonly string[], valueOptions: Readon
 }
 
 /**
- * A value option given as the last argument (or right before `--`) without its value, e.g. `jarvis --profile`.
+ * A value option without a value: given last (or right before `--`), e.g. `jarvis --profile`, or with an empty
+ * value after `attachOptionValues` (`--provider ""` → `--provider=`).
  * @returns its name (without dashes), or undefined
  */
 export function danglingValueOption(args: readonly string[], valueOptions: ReadonlySet<string>): string | undefined {
   const before = beforeDoubleDash(args);
-  const last = before[before.length - 1];
-  if (last === undefined || !last.startsWith("-") || last.includes("=")) return undefined;
-  const name = last.replace(/^-+/, "");
-  return valueOptions.has(name) ? name : undefined;
+  for (const [i, a] of before.entries()) {
+    if (!a.startsWith("-")) continue;
+    const empty = a.endsWith("=") && a.indexOf("=") === a.length - 1;
+    if (!empty && (a.includes("=") || i !== before.length - 1)) continue;
+    const name = a.replace(/^-+/, "").replace(/=$/, "");
+    if (valueOptions.has(name)) return name;
+  }
+  return undefined;
 }
 
 /** Dashed option names (`probe-timeout`, `no-browser`, `h`) declared by cac commands. */

@@ -1,6 +1,6 @@
 // argv handling cac does not do (spec README "Library pitfalls"): multi-word commands and raw option values.
 import { describe, expect, test } from "bun:test";
-import { joinCommandWords, rawOption, rawOptionValues } from "../lib/cli.ts";
+import { joinCommandWords, rawOption, rawOptionValues, danglingValueOption } from "../lib/cli.ts";
 
 const COMMANDS = ["models", "models status", "models auth list", "models auth order get", "models auth order set", "help [...command]", "gateway", "gateway run"];
 const VALUE_OPTIONS = new Set(["profile", "agent", "provider", "warn-within", "log-level", "profile-id"]);
@@ -43,5 +43,22 @@ describe("rawOptionValues / rawOption", () => {
   test("rawOption returns the last value, or undefined", () => {
     expect(rawOption(["--agent", "a", "--agent", "b"], "agent")).toBe("b");
     expect(rawOption(["models"], "agent")).toBeUndefined();
+  });
+});
+
+describe("danglingValueOption", () => {
+  const values = new Set(["provider", "profile", "token"]);
+  test.each([
+    [["--profile"], "profile"],
+    [["models", "status", "--profile"], "profile"],
+    [["models", "auth", "list", "--provider="], "provider"],
+    [["--provider=", "models"], "provider"],
+    [["--profile", "--", "x"], "profile"],
+    [["--provider=groq"], undefined],
+    [["--token=abc="], undefined],
+    [["--json"], undefined],
+    [["--profile=ci", "models"], undefined],
+  ])("%p → %p", (args, want) => {
+    expect(danglingValueOption(args, values)).toBe(want);
   });
 });
